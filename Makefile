@@ -1,0 +1,40 @@
+# Two commands set everything up: `make demo` and `make test`. Each creates .venv, installs
+# scratchnet into it and fetches Fashion-MNIST when it is not there yet.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MODEL  ?= runs/mlp
+REPORT ?= runs/mlp-report
+
+.PHONY: install data demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/scratchnet data fetch
+
+demo: data
+	$(BIN)/scratchnet demo --out $(MODEL) --report $(REPORT)
+
+test: data
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+# The side-by-side benchmark; PyTorch is installed only here, never as a dependency.
+bench: data
+	$(BIN)/python -m pip install -q -e '.[bench]' torch==2.13.0
+	$(BIN)/python -m benchmarks.mlp
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

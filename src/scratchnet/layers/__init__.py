@@ -1,0 +1,43 @@
+"""Layers: each a class with ``forward``/``backward`` (see :mod:`scratchnet.layers.base`)."""
+
+from __future__ import annotations
+
+import inspect
+
+from scratchnet.layers.activations import ReLU, Sigmoid, Tanh
+from scratchnet.layers.base import Layer
+from scratchnet.layers.dense import Dense
+from scratchnet.layers.dropout import Dropout
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    "Dense": Dense,
+    "Dropout": Dropout,
+    "Sigmoid": Sigmoid,
+    "ReLU": ReLU,
+    "Tanh": Tanh,
+}
+
+
+def layer_from_config(config: dict, rng=None, dtype=None) -> Layer:
+    """Rebuild a layer from :meth:`Layer.config`; ``ValueError`` on an unknown type or argument.
+
+    ``rng`` and ``dtype`` are passed to the layers whose constructor takes them.
+    """
+    kwargs = dict(config)
+    kind = kwargs.pop("type", None)
+    if kind not in LAYER_TYPES:
+        raise ValueError(f"unknown layer type {kind!r}; known: {sorted(LAYER_TYPES)}")
+    cls = LAYER_TYPES[kind]
+    accepted = inspect.signature(cls.__init__).parameters
+    unknown = set(kwargs) - set(accepted)
+    if unknown:
+        raise ValueError(f"layer {kind} does not take {sorted(unknown)}")
+    if rng is not None and "rng" in accepted:
+        kwargs["rng"] = rng
+    if dtype is not None and "dtype" in accepted:
+        kwargs["dtype"] = dtype
+    return cls(**kwargs)
+
+
+__all__ = ["LAYER_TYPES", "Dense", "Dropout", "Layer", "ReLU", "Sigmoid", "Tanh",
+           "layer_from_config"]

@@ -1,0 +1,98 @@
+"""Losses: softmax cross-entropy (fused with the softmax), binary cross-entropy, mean squared error.
+
+Each loss has ``forward(pred, target) -> float`` and ``backward() -> dL/dpred``, the gradient of
+the value ``forward`` returned. ``reduction="mean"`` divides by the number of samples ``N``;
+``reduction="sum"`` does not, which is how the tutorial scales its update (its gradients are
+summed over the mini-batch, so its small ``learning_rate`` multiplies a large gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_REDUCTIONS = ("mean", "sum")
+
+
+class _Loss:
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def _scale(self, n: int) -> float:
+        return 1.0 / n if self.reduction == "mean" else 1.0
+
+
+class SoftmaxCrossEntropy(_Loss):
+    """Cross-entropy of the softmax of ``logits`` against integer labels, fused.
+
+    Forward: ``L = -sum_i log softmax(Z)[i, y_i]`` (divided by ``N`` when ``reduction="mean"``),
+    with ``log softmax`` by log-sum-exp so no logit overflows.
+
+    Backward: ``dZ = (softmax(Z) - one_hot(y)) / N`` (no ``/ N`` for ``"sum"``). Fusing the two
+    skips the softmax Jacobian, which is both cheaper and exact.
+
+    ``logits``: ``(N, C)``; ``y``: ``(N,)`` integers in ``[0, C)``.
+    Reference: https://cs231n.github.io/linear-classify/#softmax
+    """
+
+    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
+        n = logits.shape[0]
+        shifted = logits - logits.max(axis=1, keepdims=True)  # (N, C), every entry <= 0
+        exp = np.exp(shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)  # (N, 1)
+        rows = np.arange(n)
+        # -log p[y] = log(sum exp) - shifted[y]
+        loss = float(np.sum(np.log(sum_exp[:, 0]) - shifted[rows, y], dtype=np.float64))
+        exp /= sum_exp  # now the probabilities, reused by backward
+        self._probs, self._y = exp, y
+        return loss * self._scale(n)
+
+    def backward(self) -> np.ndarray:
+        grad = self._probs  # (N, C); the cache is consumed, so write in place
+        grad[np.arange(grad.shape[0]), self._y] -= 1.0
+        scale = self._scale(grad.shape[0])
+        if scale != 1.0:
+            grad *= scale
+        self._probs = self._y = None
+        return grad
+
+
+class BinaryCrossEntropy(_Loss):
+    """Binary cross-entropy on probabilities (e.g. a sigmoid's output) against 0/1 targets.
+
+    Forward: ``L = -sum(t * log(p) + (1 - t) * log(1 - p))`` over all entries (``/ N`` for
+    ``"mean"``), with ``p`` clipped to ``[eps, 1 - eps]`` so ``log(0)`` never happens.
+
+    Backward: ``dP = (p - t) / (p * (1 - p))`` (``/ N`` for ``"mean"``), with the clipped ``p``.
+    Followed by a Sigmoid's backward this becomes the familiar ``(p - t)``.
+    """
+
+    def __init__(self, reduction: str = "mean", eps: float = 1e-12) -> None:
+        super().__init__(reduction)
+        self.eps = eps
+
+    def forward(self, p: np.ndarray, t: np.ndarray) -> float:
+        t = np.asarray(t, dtype=p.dtype).reshape(p.shape)
+        pc = np.clip(p, self.eps, 1.0 - self.eps)
+        loss = -np.sum(t * np.log(pc) + (1.0 - t) * np.log1p(-pc), dtype=np.float64)
+        self._p, self._t = pc, t
+        return float(loss) * self._scale(p.shape[0])
+
+    def backward(self) -> np.ndarray:
+        p, t = self._p, self._t
+        grad = (p - t) / (p * (1.0 - p))
+        return grad * self._scale(p.shape[0])
+
+
+class MeanSquaredError(_Loss):
+    """Squared error ``L = 0.5 * sum((Y - T)**2)`` (``/ N`` for ``"mean"``), as in the tutorial's
+    XOR demo; backward ``dY = (Y - T)`` (``/ N`` for ``"mean"``)."""
+
+    def forward(self, y: np.ndarray, t: np.ndarray) -> float:
+        t = np.asarray(t, dtype=y.dtype).reshape(y.shape)
+        self._diff = y - t
+        return 0.5 * float(np.sum(self._diff**2, dtype=np.float64)) * self._scale(y.shape[0])
+
+    def backward(self) -> np.ndarray:
+        return self._diff * self._scale(self._diff.shape[0])

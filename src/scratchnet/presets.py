@@ -1,0 +1,54 @@
+"""Named model presets: the estimator parameters and the input scaling of each.
+
+``tutorial`` is the tutorial's network and settings; ``mlp`` is our best multi-layer perceptron
+and the default. Every preset standardises pixels with statistics learned on the training set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    params: dict = field(default_factory=dict)
+    # "per_pixel": each of the 784 pixels standardised with its own training mean and std, as
+    # sklearn.preprocessing.scale does in the tutorial.
+    scaling: str = "per_pixel"
+
+    def with_epochs(self, epochs: int | None) -> dict:
+        params = dict(self.params)
+        if epochs is not None:
+            params["epochs"] = epochs
+        return params
+
+
+PRESETS: dict[str, Preset] = {
+    "tutorial": Preset(
+        name="tutorial",
+        description="the tutorial's net: 784-50-10, sigmoid, L2 0.5, plain SGD, 25 batches, "
+        "300 epochs",
+        params=dict(n_hidden_units=50, l2=0.5, l1=0.0, epochs=300, learning_rate=0.001,
+                    n_batches=25, activation="sigmoid", optimizer="sgd"),
+    ),
+    "mlp": Preset(
+        name="mlp",
+        description="784-256-128-10 ReLU MLP, dropout 0.2, Adam, batch 128, cosine schedule, "
+        "20 epochs",
+        params=dict(n_hidden_units=(256, 128), activation="relu", optimizer="adam",
+                    learning_rate=0.001, batch_size=128, dropout=0.2, lr_schedule="cosine",
+                    epochs=20),
+    ),
+}
+
+DEFAULT_PRESET = "mlp"
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model preset {name!r}; choose one of "
+                         f"{', '.join(sorted(PRESETS))}") from None
