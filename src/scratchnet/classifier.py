@@ -336,7 +336,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label for each sample, ndarray of shape (n_samples,)."""
-        return self.classes_[self._logits(X).argmax(axis=1)]
+        logits = self._logits(X)  # first: it raises NotFittedError before classes_ is read
+        return self.classes_[logits.argmax(axis=1)]
 
     def hidden_representation(self, X) -> np.ndarray:
         """Activations of the last hidden layer, ndarray of shape (n_samples, n_hidden_last)."""

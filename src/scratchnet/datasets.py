@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import subprocess
@@ -214,10 +215,14 @@ def download(url: str, path: Path, md5: str | None = None, timeout: float = 60.0
     except DatasetError:
         os.unlink(tmp)
         raise
-    except (OSError, ValueError) as exc:
+    # A connection cut mid-body raises http.client.IncompleteRead, which is not an OSError.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         os.unlink(tmp)
         raise DatasetError(f"{url}: download failed ({exc}); check the network or install "
                            f"the Debian package {DEBIAN_PACKAGE}") from None
+    except BaseException:  # Ctrl-C: still leave no partial file behind
+        os.unlink(tmp)
+        raise
 
 
 def _can_use_apt() -> bool:

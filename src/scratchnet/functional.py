@@ -20,7 +20,10 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     ``exp(-|z|)`` (always <= 1) is ever computed.
     """
     z = np.asarray(z)
-    e = np.exp(-np.abs(z))  # in (0, 1], never overflows
+    # exp(-|z|) underflows to 0 for |z| > ~745, which is the right value: silence the flag so
+    # that callers running under np.errstate(all="raise") get no FloatingPointError.
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(z))  # in (0, 1], never overflows
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(_float_dtype(z), copy=False)
 
 
@@ -65,12 +68,14 @@ def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     log-sum-exp form never takes the log of an underflowed 0.
     """
     shifted = logits - logits.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(under="ignore"):  # exp of a very negative shifted logit is rightly 0
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     """Softmax ``exp(z_k) / sum_j exp(z_j)``, max-subtracted so it never overflows."""
-    e = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    with np.errstate(under="ignore"):  # exp of a very negative shifted logit is rightly 0
+        e = np.exp(logits - logits.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 

@@ -51,9 +51,8 @@ class SoftmaxCrossEntropy(_Loss):
     def backward(self) -> np.ndarray:
         grad = self._probs  # (N, C); the cache is consumed, so write in place
         grad[np.arange(grad.shape[0]), self._y] -= 1.0
-        scale = self._scale(grad.shape[0])
-        if scale != 1.0:
-            grad *= scale
+        if self.reduction == "mean":
+            grad /= grad.shape[0]  # a division, so the result is (softmax - one_hot) / N exactly
         self._probs = self._y = None
         return grad
 

@@ -29,6 +29,8 @@ class Sequential:
         # Where backward stops: the first layer with parameters, unless the input gradient is
         # wanted. Layers before it have nothing to learn and nobody reads their gradient.
         self._first = 0
+        for layer in self.layers:  # layers may come from another Sequential that cleared it
+            layer.needs_input_grad = True
         if not input_grad:
             with_params = [i for i, layer in enumerate(self.layers) if layer.params]
             self._first = with_params[0] if with_params else len(self.layers)
@@ -104,6 +106,14 @@ class Sequential:
                 offset += p.size
         self._flat = (flat_p, flat_g)
         return self
+
+    def __setstate__(self, state: dict) -> None:
+        # pickle and deepcopy turn the layers' views into independent arrays: point them into
+        # the flat buffers again, or the optimizer would update a buffer no layer reads.
+        self.__dict__.update(state)
+        if self._flat is not None:
+            self._flat = None
+            self.flatten()
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -1,0 +1,58 @@
+"""Shared test helpers: finite-difference gradients and the relative error they are judged by."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+# Central differences in float64: truncation error O(h**2), rounding error O(eps / h).
+FD_STEP = 1e-6
+FD_TOLERANCE = 1e-6
+
+
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = FD_STEP) -> np.ndarray:
+    """``d f() / d x`` by central differences, perturbing ``x`` in place (it may be a view into
+    a network's parameters) and restoring every entry afterwards."""
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        f_plus = f()
+        x[idx] = old - h
+        f_minus = f()
+        x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2.0 * h)
+    return grad
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    """``|a - n| / (|a| + |n|)`` in the Frobenius norm (0 when both are 0)."""
+    denom = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    return float(np.linalg.norm(analytic - numeric) / denom) if denom else 0.0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """The tests' matrices are small: BLAS threads gain nothing there, and on a shared, loaded
+    machine OpenBLAS's spinning threads make each product 10-100x slower."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture
+def num_grad() -> Callable[..., np.ndarray]:
+    return numerical_gradient
+
+
+@pytest.fixture
+def assert_grad_close() -> Callable[[np.ndarray, np.ndarray], None]:
+    def check(analytic: np.ndarray, numeric: np.ndarray) -> None:
+        assert analytic.shape == numeric.shape
+        assert np.linalg.norm(numeric) > 0, "degenerate check: the numerical gradient is 0"
+        err = relative_error(analytic, numeric)
+        assert err < FD_TOLERANCE, f"relative error {err:.2e}"
+
+    return check
