@@ -1,0 +1,127 @@
+"""Smoke tests of ``benchmarks/``: the quick run writes every figure, with and without PyTorch.
+
+No timing is asserted; figures only have to exist and be positive. The benchmarks live beside
+``src/`` rather than in the package, so the repository root is put on ``sys.path`` here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+LIBRARY_KEYS = {"epoch_seconds", "median_epoch_seconds", "test_accuracy",
+                "inference_images_per_second", "latency_ms", "latency_raw_ms", "memory",
+                "gflops", "share_of_gemm_peak", "gemm_time_share"}
+POSITIVE = ("median_epoch_seconds", "inference_images_per_second", "latency_ms", "gflops",
+            "share_of_gemm_peak", "gemm_time_share")
+
+
+@pytest.fixture
+def mlp(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    return importlib.import_module("benchmarks.mlp")
+
+
+def _has_fashion_mnist() -> bool:
+    from scratchnet.datasets import DatasetError, find_data_dir
+
+    try:
+        find_data_dir("train") and find_data_dir("test")
+    except DatasetError:
+        return False
+    return True
+
+
+def check_results(results: dict, libraries: list[str], memory: bool) -> None:
+    assert {"config", "machine", "versions", "gemm", "flops", "libraries", "ratios",
+            "notes"} <= set(results)
+    assert results["machine"]["cpu"] and results["machine"]["threads"] >= 1
+    assert results["versions"]["blas"]["internal_api"]
+    assert results["gemm"]["peak_gflops"] > 0 and results["gemm"]["train_step_gflops"] > 0
+    assert results["flops"]["per_epoch"] > 0
+    assert list(results["libraries"]) == libraries
+    for lib in results["libraries"].values():
+        assert LIBRARY_KEYS <= set(lib)
+        assert len(lib["epoch_seconds"]) == 1 and lib["epoch_seconds"][0] > 0
+        assert all(lib[key] > 0 for key in POSITIVE)
+        assert 0.0 <= lib["test_accuracy"] <= 1.0
+        if memory:
+            assert lib["memory"]["peak_mib"] > 0 and lib["memory"]["growth_mib"] >= 0
+        else:
+            assert lib["memory"] is None
+    assert set(results["ratios"]) == {f"scratchnet/{name}" for name in libraries[1:]}
+    for ratio in results["ratios"].values():
+        assert all(value > 0 for value in ratio.values())
+
+
+@pytest.mark.skipif(not _has_fashion_mnist(), reason="Fashion-MNIST files not installed")
+def test_quick_run_as_a_module_on_the_real_data(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.mlp", "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    expected = ["scratchnet", "sklearn"] + (["pytorch"] if HAS_TORCH else [])
+    check_results(results, expected, memory=True)
+    assert results["config"]["data"] == "Fashion-MNIST"
+    assert "| scratchnet |" in proc.stdout
+
+
+@pytest.mark.parametrize("torch_case", ["installed", "--no-torch", "import fails"])
+def test_quick_run_in_process(mlp, tmp_path, monkeypatch, capsys, torch_case):
+    if torch_case == "installed" and not HAS_TORCH:
+        pytest.skip("PyTorch is not installed")
+    argv = ["--quick", "--synthetic", "--no-memory", "--json", str(tmp_path / "b.json")]
+    if torch_case == "--no-torch":
+        argv.append("--no-torch")
+    if torch_case == "import fails":
+        monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    assert mlp.main(argv) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "b.json").read_text())
+    with_torch = torch_case == "installed"
+    check_results(results, ["scratchnet", "sklearn"] + ["pytorch"] * with_torch, memory=False)
+    assert ("PyTorch skipped" in printed) is not with_torch
+
+    assert mlp.main(["--table", str(tmp_path / "b.json")]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| library |")
+    assert "| scratchnet |" in table and "| scikit-learn |" in table
+    assert ("| PyTorch |" in table) is with_torch
+
+
+def test_epoch_flops_formula_matches_the_products_of_a_step(mlp):
+    sizes = (3, 4, 2)
+    # forward 2*(12+8), weight gradients 2*(12+8), input gradient of the second layer 2*8
+    assert mlp.epoch_flops(sizes, 5) == 5 * (40 + 40 + 16)
+    pairs = mlp.train_step_products(mlp.SIZES, batch=7)
+    assert sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs) == \
+        mlp.epoch_flops(mlp.SIZES, 7)
+    assert mlp.epoch_flops(mlp.SIZES, 1) == 1_007_104
+
+
+def test_scratchnet_epochs_by_partial_fit_equal_fit(mlp):
+    """Interleaving relies on partial_fit resuming where it stopped, Adam's moments and step
+    count included: two calls must give the weights of one two-epoch fit."""
+    from benchmarks.common import standardise, synthetic_images
+
+    rng = np.random.default_rng(0)
+    X, y = synthetic_images(300, rng)
+    X, _ = standardise(X, X[:1])
+    runner = mlp.ScratchnetMLP(mlp.Config(batch_size=64))
+    runner.train_epoch(X, y)
+    runner.train_epoch(X, y)
+    reference = runner.model.__class__(**{**runner.model.get_params(), "epochs": 2}).fit(X, y)
+    got, want = runner.model.network_.state_dict(), reference.network_.state_dict()
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
