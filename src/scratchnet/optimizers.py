@@ -6,23 +6,50 @@ in one flat buffer (see :meth:`scratchnet.network.Sequential.flatten`) the list 
 every rule runs as a handful of whole-array operations, which is what makes it fast.
 
 Every update is written with ``out=`` into per-parameter scratch space: no array is allocated
-per step. References are in each class.
+per step. A large parameter is cut in halves updated by two threads at once: NumPy releases
+the GIL inside its element-wise loops, so the rule runs on both cores while BLAS is idle.
+References are in each class.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from scratchnet.schedules import Schedule, get_schedule
 
+# Below this many values a second thread costs more to wake than it saves.
+_SPLIT_MIN_SIZE = 1 << 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _helper_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scratchnet-opt")
+    return _pool
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
 
 class Optimizer:
     """Base class: ``lr`` (optionally driven per epoch by a schedule), optional decoupled
     ``weight_decay`` (``p -= lr * weight_decay * p`` before the rule, as in AdamW), the step
-    count ``t`` and per-parameter ``state``."""
+    count ``t`` and per-parameter ``state``.
+
+    ``threads`` (default: 2 when the process may use 2 CPUs, else 1) is how many threads share
+    the update of a large parameter.
+    """
 
     def __init__(self, lr: float, weight_decay: float = 0.0,
-                 schedule: Schedule | str | None = None) -> None:
+                 schedule: Schedule | str | None = None, threads: int | None = None) -> None:
         if lr <= 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         if weight_decay < 0:
@@ -31,6 +58,7 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.schedule = get_schedule(schedule)
+        self.threads = min(2, _usable_cpus()) if threads is None else max(1, int(threads))
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
@@ -45,9 +73,27 @@ class Optimizer:
             self.state = [self.init_state(p) for p, _ in pairs]
         self.t += 1
         for (p, g), state in zip(pairs, self.state, strict=True):
-            if self.weight_decay:
-                p *= 1.0 - self.lr * self.weight_decay
-            self.update(p, g, state)
+            if self.threads > 1 and p.size >= _SPLIT_MIN_SIZE and p.flags.c_contiguous \
+                    and g.flags.c_contiguous:
+                self._step_in_halves(p, g, state)
+            else:
+                self._step_one(p, g, state)
+
+    def _step_one(self, p, g, state) -> None:
+        if self.weight_decay:
+            p *= 1.0 - self.lr * self.weight_decay
+        self.update(p, g, state)
+
+    def _step_in_halves(self, p, g, state) -> None:
+        # Element-wise rules treat every entry alone, so any split gives the same result.
+        half = p.size // 2
+        flat = [a.reshape(-1) for a in (p, g)]
+        st = {k: v.reshape(-1) for k, v in state.items()}
+        first = (flat[0][:half], flat[1][:half], {k: v[:half] for k, v in st.items()})
+        second = (flat[0][half:], flat[1][half:], {k: v[half:] for k, v in st.items()})
+        job = _helper_pool().submit(self._step_one, *second)
+        self._step_one(*first)
+        job.result()
 
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {"tmp": np.empty_like(p)}
@@ -68,8 +114,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, schedule=None) -> None:
-        super().__init__(lr, weight_decay, schedule)
+                 weight_decay: float = 0.0, schedule=None, threads: int | None = None) -> None:
+        super().__init__(lr, weight_decay, schedule, threads)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
@@ -106,38 +152,39 @@ class Adam(Optimizer):
 
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g**2
-        p -= lr_t * m / (sqrt(v) + eps_t)
+        p -= lr * m_hat / (sqrt(v_hat) + eps)
+        # m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)
 
-    with the bias corrections folded into the step size, ``lr_t = lr * sqrt(1 - beta2**t) /
-    (1 - beta1**t)`` and ``eps_t = eps * sqrt(1 - beta2**t)``: algebraically the paper's
-    ``lr * m_hat / (sqrt(v_hat) + eps)``, with two fewer passes over the parameters.
+    Computed with fewer passes over the parameters: the state keeps ``M = m / (1 - beta1)`` and
+    ``V = v / (1 - beta2)``, so the moment updates are ``M = beta1 * M + g`` and
+    ``V = beta2 * V + g**2``, and the step is ``p -= c * M / (sqrt(V) + e)`` with
+    ``c = lr * (1 - beta1) * sqrt(1 - beta2**t) / ((1 - beta1**t) * sqrt(1 - beta2))`` and
+    ``e = eps * sqrt(1 - beta2**t) / sqrt(1 - beta2)``: algebraically the paper's update.
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, schedule=None) -> None:
-        super().__init__(lr, weight_decay, schedule)
+                 eps: float = 1e-8, weight_decay: float = 0.0, schedule=None,
+                 threads: int | None = None) -> None:
+        super().__init__(lr, weight_decay, schedule, threads)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def init_state(self, p):
-        return {"tmp": np.empty_like(p), "m": np.zeros_like(p), "v": np.zeros_like(p)}
+        return {"tmp": np.empty_like(p), "M": np.zeros_like(p), "V": np.zeros_like(p)}
 
     def update(self, p, g, state):
-        m, v, tmp = state["m"], state["v"], state["tmp"]
+        M, V, tmp = state["M"], state["V"], state["tmp"]
         b1, b2, t = self.beta1, self.beta2, self.t
-        # m += (1 - b1) * (g - m)  is  m = b1 * m + (1 - b1) * g, in three passes
-        np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - b1
-        m += tmp
+        M *= b1
+        M += g
         np.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - b2
-        v += tmp
-        correction2 = np.sqrt(1.0 - b2**t)
-        lr_t = self.lr * correction2 / (1.0 - b1**t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * correction2
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr_t
+        V *= b2
+        V += tmp
+        root = np.sqrt((1.0 - b2**t) / (1.0 - b2))
+        c = self.lr * (1.0 - b1) / (1.0 - b1**t) * root
+        np.sqrt(V, out=tmp)
+        tmp += self.eps * root
+        np.divide(M, tmp, out=tmp)
+        tmp *= c
         p -= tmp
 
 
@@ -149,8 +196,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
-                 weight_decay: float = 0.0, schedule=None) -> None:
-        super().__init__(lr, weight_decay, schedule)
+                 weight_decay: float = 0.0, schedule=None, threads: int | None = None) -> None:
+        super().__init__(lr, weight_decay, schedule, threads)
         self.rho, self.eps = float(rho), float(eps)
 
     def init_state(self, p):
@@ -177,8 +224,8 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
-                 schedule=None) -> None:
-        super().__init__(lr, weight_decay, schedule)
+                 schedule=None, threads: int | None = None) -> None:
+        super().__init__(lr, weight_decay, schedule, threads)
         self.eps = float(eps)
 
     def init_state(self, p):

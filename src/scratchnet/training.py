@@ -125,8 +125,10 @@ class Trainer:
             idx = order[s]
             m = idx.shape[0]
             xb, yb = xbuf[:m], ybuf[:m]
-            np.take(X, idx, axis=0, out=xb)
-            np.take(y, idx, axis=0, out=yb)
+            # mode="clip": with the default "raise", NumPy buffers `out` (a hidden copy); the
+            # indices come from a permutation, so they are always in range.
+            np.take(X, idx, axis=0, out=xb, mode="clip")
+            np.take(y, idx, axis=0, out=yb, mode="clip")
             if self.augment is not None:
                 self.augment(xb, rng)
             batch_loss, batch_correct = self.train_step(xb, yb)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from scratchnet.initializers import get_initializer
@@ -29,7 +31,7 @@ class Dense(Layer):
     Backward, with ``dY = dL/dY``::
 
         dW = X.T @ dY        # (D_in, D_out)
-        db = dY.sum(axis=0)  # (D_out,)
+        db = dY.sum(axis=0)  # (D_out,), computed as ones(N) @ dY
         dX = dY @ W.T        # (N, D_in)
 
     Reference: https://cs231n.github.io/optimization-2/#mat
@@ -66,7 +68,9 @@ class Dense(Layer):
         x = self._x
         np.matmul(x.T, grad_out, out=self.grads["weight"])  # (D_in, D_out)
         if self.use_bias:
-            np.sum(grad_out, axis=0, out=self.grads["bias"])  # (D_out,)
+            # db = 1 @ dY: a BLAS product, several times faster than a column sum.
+            np.matmul(_ones(grad_out.shape[0], grad_out.dtype), grad_out,
+                      out=self.grads["bias"])  # (D_out,)
         self._x = None
         if not self.needs_input_grad:
             return None
@@ -78,3 +82,11 @@ class Dense(Layer):
     def config(self) -> dict:
         return {"type": "Dense", "in_features": self.in_features,
                 "out_features": self.out_features, "init": self.init, "bias": self.use_bias}
+
+
+@lru_cache(maxsize=16)
+def _ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of ``n`` ones, shared by every Dense layer: ``db = ones @ dY``."""
+    ones = np.ones(n, dtype=dtype)  # (N,)
+    ones.flags.writeable = False
+    return ones
