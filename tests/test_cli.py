@@ -144,3 +144,59 @@ def test_interrupted_training_keeps_best_model(tmp_path, monkeypatch):
     assert model.meta["epochs_run"] == 1
     assert model.predict(np.zeros((1, 784), dtype=np.uint8)).shape == (1,)
     assert json.loads((out / "model.json").read_text())["metrics"]["test_accuracy"] > 0.3
+
+
+@pytest.fixture(scope="module")
+def photo_files(tmp_path_factory):
+    """Three test images saved as a user's files: a dark-on-light PNG, an upscaled colour JPEG
+    and a plain gray PNG."""
+    from PIL import Image
+
+    from scratchnet.datasets import load_fashion_mnist
+
+    X, y = load_fashion_mnist("test")
+    d = tmp_path_factory.mktemp("photos")
+    paths = []
+    img = X[0].reshape(28, 28)
+    Image.fromarray(255 - img).save(d / "inverted.png")
+    paths.append(d / "inverted.png")
+    rgb = np.stack([X[1].reshape(28, 28)] * 3, axis=-1) * np.array([1.0, 0.6, 0.3])
+    Image.fromarray(rgb.astype(np.uint8)).resize((224, 224), Image.BICUBIC).save(d / "big.jpg")
+    paths.append(d / "big.jpg")
+    Image.fromarray(X[2].reshape(28, 28)).save(d / "plain.png")
+    paths.append(d / "plain.png")
+    return paths
+
+
+def test_predict_prints_top3(trained, photo_files, capsys):
+    assert main(["predict", str(trained), *map(str, photo_files)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("%") == 3 * len(photo_files)
+    assert str(photo_files[0]) + ":" in out
+
+
+def test_predict_json_subprocess(trained, photo_files):
+    proc = run_cli("predict", str(trained), *map(str, photo_files), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["file"] for r in rows] == [str(p) for p in photo_files]
+    for row in rows:
+        assert len(row["probabilities"]) == 10
+        assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
+        assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+
+
+def test_predict_bad_image_is_one_line(trained, tmp_path, capsys):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    assert main(["predict", str(trained), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "notes.png" in err and err.count("\n") == 1
+
+
+def test_report_subprocess_writes_index(trained, tmp_path):
+    out = tmp_path / "report"
+    proc = run_cli("report", str(trained), "--out", str(out), "--tsne-samples", "200")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "index.html").is_file() and "index.html" in proc.stdout
+    assert len(list(out.glob("*.png"))) >= 5
