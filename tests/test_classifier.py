@@ -53,7 +53,9 @@ def test_default_parameters_fit_and_predict():
         "epochs": 100, "learning_rate": 0.001, "n_batches": 25, "random_seed": None,
         "activation": "sigmoid", "optimizer": "sgd", "batch_size": None, "shuffle": True,
         "dropout": 0.0, "early_stopping": False, "validation_fraction": 0.1,
-        "n_iter_no_change": 10, "lr_schedule": None, "init": "auto", "dtype": "float32",
+        "n_iter_no_change": 10, "lr_schedule": None,
+        "architecture": "mlp", "augment": False, "weight_decay": 0.0, "init": "auto",
+        "dtype": "float32",
         "verbose": False,
     }
     clf.fit(X_TRAIN, Y_TRAIN)
@@ -384,3 +386,23 @@ def test_a_relu_adam_mlp_learns_fashion_mnist(fashion_subset):
                        learning_rate=0.002, batch_size=64, epochs=10, random_seed=0)
     clf.fit(X_img[:1500], y[:1500])
     assert clf.score(X_img[1500:], y[1500:]) > 0.78
+
+
+def test_cnn_architecture_with_augmentation_and_weight_decay():
+    from scratchnet.layers import Conv2D
+
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 64)).astype(np.float32)  # 8x8 "images"
+    y = (X[:, :32].sum(axis=1) > X[:, 32:].sum(axis=1)).astype(int)
+    clf = NNClassifier(architecture="cnn", optimizer="adam", batch_size=32, epochs=3,
+                       augment=True, weight_decay=1e-3, random_seed=0).fit(X, y)
+    assert any(isinstance(layer, Conv2D) for layer in clf.network_.layers)
+    assert clf.predict_proba(X).shape == (120, 2)
+    assert clf._trainer.augment is not None and clf._trainer.optimizer.weight_decay == 1e-3
+
+
+@pytest.mark.parametrize("params", [{"architecture": "cnn"}, {"augment": True}])
+def test_image_options_need_square_images(params):
+    X = np.random.default_rng(0).random((20, 10))
+    with pytest.raises(ValueError, match="square"):
+        NNClassifier(epochs=1, **params).fit(X, np.arange(20) % 2)

@@ -41,7 +41,7 @@ def train_preset(preset: str = "mlp", epochs: int | None = None, seed: int = 0,
         X, y = X[:limit], y[:limit]
     rng = np.random.default_rng(seed)
     train_idx, val_idx = split_validation(X.shape[0], validation_fraction, rng)
-    scaler = Standardizer.fit(X[train_idx])
+    scaler = Standardizer.fit(X[train_idx], per_feature=spec.scaling == "per_pixel")
     params = spec.with_epochs(epochs)
     clf = NNClassifier(random_seed=seed, verbose=verbose, **params)
     start = time.perf_counter()

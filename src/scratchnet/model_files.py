@@ -47,11 +47,18 @@ class Standardizer:
     std: np.ndarray  # (D,)
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
+    def fit(cls, X: np.ndarray, per_feature: bool = True) -> Standardizer:
+        """Learn the statistics of ``X`` (N, D): one mean and std per feature, or with
+        ``per_feature=False`` one for all pixels (kept per feature, all equal), which leaves an
+        image's background one constant value, as shifting and mirroring need."""
         X = np.asarray(X, dtype=np.float64)
-        std = X.std(axis=0)
+        if per_feature:
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        else:
+            mean = np.full(X.shape[1], X.mean())
+            std = np.full(X.shape[1], X.std())
         std[std == 0] = 1.0
-        return cls(mean=X.mean(axis=0), std=std)
+        return cls(mean=mean, std=std)
 
     def transform(self, X: np.ndarray, dtype=np.float32) -> np.ndarray:
         out = np.asarray(X, dtype=dtype) - self.mean.astype(dtype)  # (N, D), a new array

@@ -75,8 +75,10 @@ class Sequential:
         return [(p, g) for _, p, g in self.named_parameters()]
 
     def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(weight, grad)`` pairs of the weight matrices only: what L1/L2 penalise."""
-        return [(p, g) for name, p, g in self.named_parameters() if name.endswith(".weight")]
+        """``(weight, grad)`` pairs of the weight matrices and kernels only: what L1/L2
+        penalise (biases and BatchNorm's 1-d scale are left alone)."""
+        return [(p, g) for name, p, g in self.named_parameters()
+                if name.endswith(".weight") and p.ndim >= 2]
 
     def n_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.named_parameters())

@@ -6,8 +6,12 @@ import inspect
 
 from scratchnet.layers.activations import ReLU, Sigmoid, Tanh
 from scratchnet.layers.base import Layer
+from scratchnet.layers.conv import Conv2D
 from scratchnet.layers.dense import Dense
 from scratchnet.layers.dropout import Dropout
+from scratchnet.layers.norm import BatchNorm
+from scratchnet.layers.pooling import MaxPool2D
+from scratchnet.layers.reshape import Flatten, Reshape
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     "Dense": Dense,
@@ -15,6 +19,11 @@ LAYER_TYPES: dict[str, type[Layer]] = {
     "Sigmoid": Sigmoid,
     "ReLU": ReLU,
     "Tanh": Tanh,
+    "Conv2D": Conv2D,
+    "MaxPool2D": MaxPool2D,
+    "BatchNorm": BatchNorm,
+    "Flatten": Flatten,
+    "Reshape": Reshape,
 }
 
 
@@ -39,5 +48,5 @@ def layer_from_config(config: dict, rng=None, dtype=None) -> Layer:
     return cls(**kwargs)
 
 
-__all__ = ["LAYER_TYPES", "Dense", "Dropout", "Layer", "ReLU", "Sigmoid", "Tanh",
-           "layer_from_config"]
+__all__ = ["LAYER_TYPES", "BatchNorm", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
+           "MaxPool2D", "ReLU", "Reshape", "Sigmoid", "Tanh", "layer_from_config"]
