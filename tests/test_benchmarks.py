@@ -125,3 +125,23 @@ def test_scratchnet_epochs_by_partial_fit_equal_fit(mlp):
     assert got.keys() == want.keys()
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize("no_torch", [True, False] if HAS_TORCH else [True])
+def test_cnn_quick_run_writes_json_and_table(monkeypatch, tmp_path, capsys, no_torch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    cnn = importlib.import_module("benchmarks.cnn")
+    out = tmp_path / "cnn.json"
+    argv = ["--quick", "--synthetic", "--json", str(out)] + (["--no-torch"] if no_torch else [])
+    assert cnn.main(argv) == 0
+    results = json.loads(out.read_text())
+    assert results["benchmark"] == "cnn"
+    names = set(results["libraries"])
+    assert names == ({"scratchnet"} if no_torch else {"scratchnet", "pytorch"})
+    for lib in results["libraries"].values():
+        assert lib["median_epoch_seconds"] > 0 and lib["inference_images_per_second"] > 0
+        assert 0.0 <= lib["test_accuracy"] <= 1.0
+    assert ("scratchnet/pytorch" in results["ratios"]) == (not no_torch)
+    capsys.readouterr()
+    assert cnn.main(["--table", str(out)]) == 0
+    assert "| scratchnet |" in capsys.readouterr().out

@@ -45,10 +45,10 @@ PRESETS: dict[str, Preset] = {
     "cnn": Preset(
         name="cnn",
         description="2 conv blocks (32, 64 channels, 3x3, max-pool, batch norm) + 128-unit dense, "
-        "dropout 0.3, shifts and flips, Adam + weight decay, cosine schedule, 12 epochs",
+        "dropout 0.3, shifts and flips, Adam + weight decay, cosine schedule, 17 epochs",
         params=dict(architecture="cnn", optimizer="adam", learning_rate=0.001, batch_size=128,
                     dropout=0.3, augment=True, weight_decay=1e-4, lr_schedule="cosine",
-                    epochs=12),
+                    epochs=17),
         scaling="global",
     ),
 }

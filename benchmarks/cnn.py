@@ -1,0 +1,261 @@
+"""Benchmark: the ``cnn`` architecture trained by scratchnet and by PyTorch, side by side.
+
+The network is the same in both (:func:`scratchnet.architectures.cnn`)::
+
+    (1, 28, 28) -> [Conv 3x3 "same", no bias -> MaxPool 2 -> BatchNorm -> ReLU] x (32, 64)
+    -> Flatten -> Dense 3136->128 -> ReLU -> Dropout 0.3 -> Dense 128->10
+
+trained with Adam (lr 1e-3), mini-batches of 128 reshuffled every epoch, float32, on Fashion-MNIST
+standardised with the training set's per-pixel statistics, without augmentation (so both do the
+same work), interleaved epoch by epoch in one process under one thread limit.
+
+Run from the repository root::
+
+    python -m benchmarks.cnn                     # 2 epochs on all 60,000 images, 2 threads
+    python -m benchmarks.cnn --quick             # smoke test: 256 images, 1 epoch
+    python -m benchmarks.cnn --json docs/bench-cnn.json
+    python -m benchmarks.cnn --table docs/bench-cnn.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.common import (
+    busy_warning,
+    import_torch,
+    interleaved_latencies,
+    interleaved_medians,
+    library_versions,
+    limit_threads,
+    load_data,
+    machine_info,
+    read_json,
+    render_table,
+    run_interleaved,
+    write_json,
+)
+
+DEFAULT_JSON = "bench-results-cnn.json"
+CHANNELS, HIDDEN, DROPOUT = (32, 64), 128, 0.3
+
+
+@dataclass
+class Config:
+    """Everything a run depends on; the command line's options carry these names."""
+
+    epochs: int = 2
+    threads: int = 2
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    n_train: int | None = None
+    n_test: int | None = None
+    repeats: int = 3
+    latency_calls: int = 50
+    synthetic: bool = False
+    data_dir: str | None = None
+
+
+QUICK = {"epochs": 1, "threads": 1, "n_train": 256, "n_test": 128, "repeats": 1,
+         "latency_calls": 5}
+
+
+class ScratchnetCNN:
+    """``NNClassifier(architecture="cnn").partial_fit``: one epoch per call, Adam kept."""
+
+    name = "scratchnet"
+
+    def __init__(self, cfg: Config) -> None:
+        from scratchnet import NNClassifier
+
+        self.model = NNClassifier(architecture="cnn", optimizer="adam", dropout=DROPOUT,
+                                  learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
+                                  dtype="float32", shuffle=True, epochs=1, random_seed=cfg.seed)
+        self.classes = np.arange(10)
+
+    def train_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.model.partial_fit(X, y, classes=self.classes)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(X)  # (N, C)
+
+    def forward_raw(self, X: np.ndarray) -> np.ndarray:
+        return self.model.network_.predict(X)  # (N, C) logits, no input validation
+
+
+class TorchCNN:
+    """The same layers in ``torch.nn``, ``CrossEntropyLoss`` (mean) and ``optim.Adam``, trained
+    by a plain loop over a shuffled index."""
+
+    name = "pytorch"
+
+    def __init__(self, cfg: Config, torch) -> None:
+        self.torch = torch
+        nn = torch.nn
+        layers: list = [nn.Unflatten(1, (1, 28, 28))]
+        c = 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            for out in CHANNELS:
+                layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                           nn.BatchNorm2d(out), nn.ReLU()]
+                c = out
+            layers += [nn.Flatten(), nn.Linear(c * 7 * 7, HIDDEN), nn.ReLU(),
+                       nn.Dropout(DROPOUT), nn.Linear(HIDDEN, 10)]
+        self.model = nn.Sequential(*layers)
+        self.loss = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.batch_size = cfg.batch_size
+
+    def train_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
+        torch = self.torch
+        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+        order = torch.randperm(X_t.shape[0], generator=self.generator)  # (N,)
+        self.model.train()
+        for start in range(0, X_t.shape[0], self.batch_size):
+            idx = order[start:start + self.batch_size]  # (B,)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.loss(self.model(X_t[idx]), y_t[idx]).backward()
+            self.optimizer.step()
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        self.model.eval()
+        with torch.inference_mode():
+            return torch.softmax(self.model(torch.from_numpy(X)), dim=1).numpy()  # (N, C)
+
+    def forward_raw(self, X: np.ndarray):
+        torch = self.torch
+        self.model.eval()
+        with torch.no_grad():
+            return self.model(torch.from_numpy(X))
+
+
+def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> dict:
+    """Train both, interleaved, and return the results (the JSON file's content)."""
+    notes = list(notes or [])
+    machine = machine_info(cfg.threads)
+    warning = busy_warning(machine)
+    if warning:
+        log(f"warning: {warning}")
+        notes.append(warning)
+    data = load_data(cfg.n_train, cfg.n_test, cfg.synthetic, cfg.seed, cfg.data_dir)
+    log(f"data: {data.source}, {data.X_train.shape[0]:,} train / {data.X_test.shape[0]:,} test")
+    with limit_threads(cfg.threads, torch):
+        runners = [ScratchnetCNN(cfg)] + ([TorchCNN(cfg, torch)] if torch is not None else [])
+        seconds = run_interleaved(runners, data.X_train, data.y_train, cfg.epochs, log=log)
+        probs = {r.name: r.predict_proba(data.X_test) for r in runners}
+        batch_s = interleaved_medians(
+            {r.name: (lambda r=r: r.predict_proba(data.X_test)) for r in runners}, cfg.repeats)
+        latency = interleaved_latencies({r.name: r.predict_proba for r in runners},
+                                        data.X_test, cfg.latency_calls)
+        raw = interleaved_latencies({r.name: r.forward_raw for r in runners},
+                                    data.X_test, cfg.latency_calls)
+    libraries = {}
+    for r in runners:
+        libraries[r.name] = {
+            "epoch_seconds": seconds[r.name],
+            "median_epoch_seconds": statistics.median(seconds[r.name]),
+            "test_accuracy": float(np.mean(probs[r.name].argmax(axis=1) == data.y_test)),
+            "inference_images_per_second": data.X_test.shape[0] / batch_s[r.name],
+            "latency_ms": latency[r.name] * 1e3,
+            "latency_raw_ms": raw[r.name] * 1e3,
+            "memory": None,
+            "share_of_gemm_peak": None,
+        }
+    ratios = {}
+    if "pytorch" in libraries:
+        a, b = libraries["scratchnet"], libraries["pytorch"]
+        ratios["scratchnet/pytorch"] = {
+            "epoch_time": a["median_epoch_seconds"] / b["median_epoch_seconds"],
+            "epoch_time_paired": statistics.median(
+                x / y for x, y in zip(seconds["scratchnet"], seconds["pytorch"], strict=True)),
+            "inference_throughput": a["inference_images_per_second"]
+            / b["inference_images_per_second"],
+        }
+    notes += [
+        "CNN epoch time: one partial_fit call (scratchnet) or one loop over the shuffled index "
+        "(PyTorch), median over the epochs; no augmentation in either.",
+        "Ratios: epoch time ×<1 means scratchnet is faster; throughput ×>1 means scratchnet is "
+        "faster.",
+    ]
+    return {
+        "benchmark": "cnn",
+        "config": {**dataclasses.asdict(cfg),
+                   "model": "conv32-pool-bn-relu, conv64-pool-bn-relu, dense 128, dropout 0.3; "
+                            f"Adam lr {cfg.learning_rate:g}, batch {cfg.batch_size}, float32",
+                   "data": data.source.split(" (")[0], "n_train": int(data.X_train.shape[0]),
+                   "n_test": int(data.X_test.shape[0])},
+        "machine": machine,
+        "versions": library_versions(torch),
+        "libraries": libraries,
+        "ratios": ratios,
+        "notes": notes,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cnn",
+                                description="Train the cnn architecture with scratchnet and "
+                                "PyTorch, interleaved epoch by epoch, and compare speed.")
+    p.add_argument("--epochs", type=int, help=f"epochs per library (default {d.epochs})")
+    p.add_argument("--threads", type=int, help=f"BLAS and PyTorch threads (default {d.threads})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--n-train", type=int, help="first N training images (default all)")
+    p.add_argument("--n-test", type=int, help="first N test images (default all)")
+    p.add_argument("--repeats", type=int, help=f"timed inference batches (default {d.repeats})")
+    p.add_argument("--latency-calls", type=int, help=f"single-image calls ({d.latency_calls})")
+    p.add_argument("--data-dir")
+    p.add_argument("--synthetic", action="store_true")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    p.add_argument("--json", default=DEFAULT_JSON, metavar="PATH")
+    p.add_argument("--table", metavar="PATH", help="print the table of a results file and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.table:
+        print(render_table(read_json(args.table)))
+        return 0
+    fields = {}
+    for f in dataclasses.fields(Config):
+        value = getattr(args, f.name, None)
+        if value is None and args.quick and f.name in QUICK:
+            value = QUICK[f.name]
+        if value is not None:
+            fields[f.name] = value
+    cfg = Config(**fields)
+    torch, note = import_torch(disabled=args.no_torch)
+    if note:
+        print(note)
+    from scratchnet.datasets import DatasetError
+
+    try:
+        results = run(cfg, torch, notes=[note] if note else [])
+    except DatasetError as exc:
+        print(f"error: {exc} (or pass --synthetic)", file=sys.stderr)
+        return 2
+    print()
+    print(render_table(results))
+    write_json(args.json, results)
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
