@@ -34,7 +34,8 @@ lint: $(STAMP)
 # The side-by-side benchmark; PyTorch is installed only here, never as a dependency.
 bench: data
 	$(BIN)/python -m pip install -q -e '.[bench]' torch==2.13.0
-	$(BIN)/python -m benchmarks.mlp
+	$(BIN)/python -m benchmarks.mlp --json docs/bench-mlp.json
+	$(BIN)/python -m benchmarks.cnn --json docs/bench-cnn.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
