@@ -214,3 +214,19 @@ def test_make_optimizer(name, cls, momentum, nesterov):
 def test_make_optimizer_rejects_unknown_name():
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         make_optimizer("lbfgs", 0.1)
+
+
+@pytest.mark.parametrize("make", [lambda t: SGD(0.1, momentum=0.9, threads=t),
+                                  lambda t: Adam(1e-3, weight_decay=0.01, threads=t)])
+def test_two_thread_split_gives_the_same_update(make):
+    """The optional split of a large parameter over two threads is element-wise exact."""
+    rng = np.random.default_rng(0)
+    p0 = rng.standard_normal(1 << 17).astype(np.float32)  # large enough to be split
+    g = rng.standard_normal(p0.shape).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        p, opt = p0.copy(), make(threads)
+        for _ in range(3):
+            opt.step([(p, g)])
+        results.append(p)
+    np.testing.assert_array_equal(results[0], results[1])
