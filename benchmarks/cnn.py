@@ -29,6 +29,7 @@ import numpy as np
 
 from benchmarks.common import (
     busy_warning,
+    config_from_args,
     import_torch,
     interleaved_latencies,
     interleaved_medians,
@@ -231,14 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(render_table(read_json(args.table)))
         return 0
-    fields = {}
-    for f in dataclasses.fields(Config):
-        value = getattr(args, f.name, None)
-        if value is None and args.quick and f.name in QUICK:
-            value = QUICK[f.name]
-        if value is not None:
-            fields[f.name] = value
-    cfg = Config(**fields)
+    cfg = config_from_args(Config, args, QUICK)
     torch, note = import_torch(disabled=args.no_torch)
     if note:
         print(note)

@@ -14,6 +14,7 @@ int64 labels ``0..n_classes-1``; ``predict_proba`` returns ``(n_samples, n_class
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import gc
 import json
@@ -434,3 +435,16 @@ def setup_line(results: dict) -> str:
             f"({m['logical_cpus']} logical CPUs){gemm_txt}; {m['date'][:10]}. "
             f"Python {v['python']}, NumPy {v['numpy']} ({blas_txt}), "
             f"scikit-learn {v['scikit-learn']}{torch_txt}.")
+
+
+def config_from_args(config_cls, args, quick: dict):
+    """Build ``config_cls`` from parsed options: options given > ``--quick``'s values >
+    the dataclass's defaults."""
+    fields = {}
+    for f in dataclasses.fields(config_cls):
+        value = getattr(args, f.name, None)
+        if value is None and args.quick and f.name in quick:
+            value = quick[f.name]
+        if value is not None:
+            fields[f.name] = value
+    return config_cls(**fields)

@@ -57,6 +57,9 @@ from benchmarks.common import (
     square_gemm_gflops,
     write_json,
 )
+from benchmarks.common import (
+    config_from_args as common_config_from_args,
+)
 
 N_FEATURES, HIDDEN, N_CLASSES = 784, (256, 128), 10
 SIZES = (N_FEATURES, *HIDDEN, N_CLASSES)
@@ -442,14 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """Options given > --quick's values > Config's defaults."""
-    fields = {}
-    for f in dataclasses.fields(Config):
-        value = getattr(args, f.name, None)
-        if value is None and args.quick and f.name in QUICK:
-            value = QUICK[f.name]
-        if value is not None:
-            fields[f.name] = value
-    return Config(**fields)
+    return common_config_from_args(Config, args, QUICK)
 
 
 def main(argv: list[str] | None = None) -> int:
