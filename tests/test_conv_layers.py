@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from conftest import numerical_gradient as numeric_grad  # shared finite differences
+from conftest import relative_error as rel_error
 
 from scratchnet.architectures import cnn
 from scratchnet.layers import (
@@ -21,24 +23,6 @@ from scratchnet.losses import SoftmaxCrossEntropy
 from scratchnet.network import Sequential
 from scratchnet.optimizers import Adam
 from scratchnet.training import Trainer
-
-
-def rel_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
-
-
-def numeric_grad(f, arr, eps=1e-6):
-    """Central differences of the scalar ``f()`` with respect to every entry of ``arr``."""
-    grad = np.zeros(arr.shape)
-    for i in np.ndindex(arr.shape):  # indexes in place whatever the memory layout
-        old = arr[i]
-        arr[i] = old + eps
-        plus = f()
-        arr[i] = old - eps
-        minus = f()
-        arr[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def check_gradients(layer, x, rng):
