@@ -56,3 +56,16 @@ def assert_grad_close() -> Callable[[np.ndarray, np.ndarray], None]:
         assert err < FD_TOLERANCE, f"relative error {err:.2e}"
 
     return check
+
+
+@pytest.fixture(params=["blas", "numpy"])
+def blas_path(request, monkeypatch):
+    """Run a test once with ``scratchnet.blas`` on NumPy's OpenBLAS and once on its NumPy
+    fallback; the value says which."""
+    from scratchnet import blas
+
+    if request.param == "blas" and not blas.has_blas():
+        pytest.skip("NumPy's BLAS has no axpby here; the NumPy path is what runs")
+    if request.param == "numpy":
+        monkeypatch.setattr(blas, "_routines", lambda: {})
+    return request.param

@@ -90,7 +90,7 @@ CASES = {
 
 @pytest.mark.parametrize("steps", [1, 2])
 @pytest.mark.parametrize("name", CASES)
-def test_steps_match_the_formula(name, steps):
+def test_steps_match_the_formula(name, steps, blas_path):
     make, reference = CASES[name]
     got = _run(make(), steps)
     for p, expected in zip(got, reference()[:steps], strict=True):
@@ -218,7 +218,7 @@ def test_make_optimizer_rejects_unknown_name():
 
 @pytest.mark.parametrize("make", [lambda t: SGD(0.1, momentum=0.9, threads=t),
                                   lambda t: Adam(1e-3, weight_decay=0.01, threads=t)])
-def test_two_thread_split_gives_the_same_update(make):
+def test_two_thread_split_gives_the_same_update(make, blas_path):
     """The optional split of a large parameter over two threads is element-wise exact."""
     rng = np.random.default_rng(0)
     p0 = rng.standard_normal(1 << 17).astype(np.float32)  # large enough to be split

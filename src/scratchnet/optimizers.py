@@ -6,11 +6,13 @@ in one flat buffer (see :meth:`scratchnet.network.Sequential.flatten`) the list 
 every rule runs as a handful of whole-array operations, which is what makes it fast.
 
 Every update is written with ``out=`` into per-parameter scratch space: no array is allocated
-per step. With ``threads=2`` a large parameter is cut in halves updated by two threads at once
-(NumPy releases the GIL inside its element-wise loops). It is off by default: measured inside
-training, OpenBLAS's worker threads still spin on the other core after each product, and the
-split step was slower (Adam 0.60-0.70 s against 0.42-0.47 s per MLP epoch).
-References are in each class.
+per step. Each ``v = a * x + b * v`` is one :func:`scratchnet.blas.axpby` call, a single pass
+over memory on NumPy's own BLAS where NumPy needs two or three; decoupled weight decay rides on
+the last one (``p = decay * p - lr * step``). With ``threads=2`` a large parameter is cut in
+halves updated by two threads at once (NumPy releases the GIL inside its element-wise loops).
+It is off by default: measured inside training, OpenBLAS's worker threads still spin on the
+other core after each product, and the split step was slower (Adam 0.60-0.70 s against
+0.42-0.47 s per MLP epoch). References are in each class.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from scratchnet.blas import axpby
 from scratchnet.schedules import Schedule, get_schedule
 
 # Below this many values a second thread costs more to wake than it saves.
@@ -43,8 +46,9 @@ def _usable_cpus() -> int:
 
 class Optimizer:
     """Base class: ``lr`` (optionally driven per epoch by a schedule), optional decoupled
-    ``weight_decay`` (``p -= lr * weight_decay * p`` before the rule, as in AdamW), the step
-    count ``t`` and per-parameter ``state``.
+    ``weight_decay`` (``p -= lr * weight_decay * p`` before the rule, as in AdamW; since no rule
+    reads ``p``, it is applied in the rule's last pass), the step count ``t`` and per-parameter
+    ``state``.
 
     ``threads`` (default 1, at most 2) is how many threads share the update of a large
     parameter.
@@ -82,9 +86,7 @@ class Optimizer:
                 self._step_one(p, g, state)
 
     def _step_one(self, p, g, state) -> None:
-        if self.weight_decay:
-            p *= 1.0 - self.lr * self.weight_decay
-        self.update(p, g, state)
+        self.update(p, g, state, 1.0 - self.lr * self.weight_decay)
 
     def _step_in_halves(self, p, g, state) -> None:
         # Element-wise rules treat every entry alone, so any split gives the same result.
@@ -100,7 +102,10 @@ class Optimizer:
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {"tmp": np.empty_like(p)}
 
-    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
+    def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray],
+               decay: float = 1.0) -> None:
+        """Apply the rule to ``p`` in place. ``decay`` is the weight-decay factor
+        ``1 - lr * weight_decay``: the rule computes ``p = decay * p - lr * step``."""
         raise NotImplementedError
 
 
@@ -131,22 +136,18 @@ class SGD(Optimizer):
             state["velocity"] = np.zeros_like(p)
         return state
 
-    def update(self, p, g, state):
+    def update(self, p, g, state, decay=1.0):
         tmp = state["tmp"]
         if not self.momentum:
-            np.multiply(g, self.lr, out=tmp)
-            p -= tmp
+            axpby(-self.lr, g, decay, p, scratch=tmp)
             return
         v = state["velocity"]
-        v *= self.momentum
-        v += g
+        axpby(1.0, g, self.momentum, v)  # v = momentum * v + g
         if self.nesterov:
-            np.multiply(v, self.momentum, out=tmp)
-            tmp += g
-            tmp *= self.lr
+            axpby(-self.lr, g, decay, p, scratch=tmp)
+            axpby(-self.lr * self.momentum, v, 1.0, p, scratch=tmp)
         else:
-            np.multiply(v, self.lr, out=tmp)
-        p -= tmp
+            axpby(-self.lr, v, decay, p, scratch=tmp)
 
 
 class Adam(Optimizer):
@@ -173,21 +174,18 @@ class Adam(Optimizer):
     def init_state(self, p):
         return {"tmp": np.empty_like(p), "M": np.zeros_like(p), "V": np.zeros_like(p)}
 
-    def update(self, p, g, state):
+    def update(self, p, g, state, decay=1.0):
         M, V, tmp = state["M"], state["V"], state["tmp"]
         b1, b2, t = self.beta1, self.beta2, self.t
-        M *= b1
-        M += g
+        axpby(1.0, g, b1, M)  # M = beta1 * M + g
         np.multiply(g, g, out=tmp)
-        V *= b2
-        V += tmp
+        axpby(1.0, tmp, b2, V)  # V = beta2 * V + g**2
         root = np.sqrt((1.0 - b2**t) / (1.0 - b2))
         c = self.lr * (1.0 - b1) / (1.0 - b1**t) * root
         np.sqrt(V, out=tmp)
         tmp += self.eps * root
         np.divide(M, tmp, out=tmp)
-        tmp *= c
-        p -= tmp
+        axpby(-c, tmp, decay, p, scratch=tmp)  # p = decay * p - c * M / (sqrt(V) + e)
 
 
 class RMSprop(Optimizer):
@@ -205,17 +203,14 @@ class RMSprop(Optimizer):
     def init_state(self, p):
         return {"tmp": np.empty_like(p), "s": np.zeros_like(p)}
 
-    def update(self, p, g, state):
+    def update(self, p, g, state, decay=1.0):
         s, tmp = state["s"], state["tmp"]
         np.multiply(g, g, out=tmp)
-        tmp -= s
-        tmp *= 1.0 - self.rho
-        s += tmp
+        axpby(1.0 - self.rho, tmp, self.rho, s, scratch=tmp)  # s = rho * s + (1 - rho) * g**2
         np.sqrt(s, out=tmp)
         tmp += self.eps
         np.divide(g, tmp, out=tmp)
-        tmp *= self.lr
-        p -= tmp
+        axpby(-self.lr, tmp, decay, p, scratch=tmp)
 
 
 class Adagrad(Optimizer):
@@ -233,15 +228,14 @@ class Adagrad(Optimizer):
     def init_state(self, p):
         return {"tmp": np.empty_like(p), "s": np.zeros_like(p)}
 
-    def update(self, p, g, state):
+    def update(self, p, g, state, decay=1.0):
         s, tmp = state["s"], state["tmp"]
         np.multiply(g, g, out=tmp)
         s += tmp
         np.sqrt(s, out=tmp)
         tmp += self.eps
         np.divide(g, tmp, out=tmp)
-        tmp *= self.lr
-        p -= tmp
+        axpby(-self.lr, tmp, decay, p, scratch=tmp)
 
 
 def make_optimizer(name: str, lr: float, **kwargs) -> Optimizer:

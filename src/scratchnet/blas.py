@@ -1,0 +1,135 @@
+"""``y = a * x + b * y`` in one pass over memory, for the optimizers.
+
+An optimizer step is a chain of element-wise updates over every parameter, and with a few
+hundred thousand parameters each pass streams megabytes through the cache. NumPy has no fused
+multiply-add: ``y *= b; y += a * x`` reads and writes ``y`` twice and needs a scratch array for
+``a * x``. The BLAS routine ``axpby`` (and ``axpy`` when ``b == 1``) does it in one pass, on the
+threads of the OpenBLAS that NumPy already runs its matrix products on.
+
+``axpby`` calls NumPy's own OpenBLAS through ``ctypes``. Where that library or its symbol cannot
+be found (NumPy built on another BLAS), or the arrays do not suit it (not contiguous, not
+float32/float64, different dtypes), it runs the same update as NumPy operations. Both paths
+compute ``a * x + b * y``; they can differ in the last bit, as BLAS kernels use fused
+multiply-adds. Reference: http://www.openmathlib.org/OpenBLAS/docs/extensions/ (``?axpby``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+# How OpenBLAS builds name their symbols (prefix, suffix), most specific first:
+# NumPy's wheels use scipy-openblas64 ("scipy_cblas_saxpby64_"); system builds use the plain name.
+_AFFIXES = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
+_BLAS_DTYPES = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
+
+
+def _blas_config() -> dict:
+    try:
+        return np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except Exception:  # an old or unusual NumPy build: no BLAS routines, the NumPy path is used
+        return {}
+
+
+def _library_candidates(config: dict) -> list[Path | str]:
+    """Files that may hold the OpenBLAS NumPy was built against: the copy a wheel bundles next
+    to the package (``numpy.libs`` on Linux and Windows, ``numpy/.dylibs`` on macOS), then the
+    system's ``libopenblas``."""
+    package = Path(np.__file__).parent
+    found: list[Path | str] = []
+    for folder in (package.parent / "numpy.libs", package / ".dylibs"):
+        found += sorted(folder.glob("*openblas*")) if folder.is_dir() else []
+    system = ctypes.util.find_library(config.get("name", "openblas"))
+    if system:
+        found.append(system)
+    return found
+
+
+@cache
+def _routines() -> dict[str, ctypes._CFuncPtr]:
+    """``{"saxpby": f, "daxpby": f, "saxpy": f, "daxpy": f}`` from NumPy's OpenBLAS, or ``{}``."""
+    config = _blas_config()
+    if "openblas" not in str(config.get("name", "")).lower():
+        return {}
+    index = ctypes.c_int64 if "USE64BITINT" in str(config.get("openblas configuration", "")) \
+        else ctypes.c_int
+    for candidate in _library_candidates(config):
+        try:
+            lib = ctypes.CDLL(str(candidate))
+        except OSError:
+            continue
+        for prefix, suffix in _AFFIXES:
+            try:
+                found = {f"{t}{name}": getattr(lib, f"{prefix}cblas_{t}{name}{suffix}")
+                         for t in "sd" for name in ("axpby", "axpy")}
+            except AttributeError:
+                continue
+            for t, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+                found[f"{t}axpby"].argtypes = [index, real, ctypes.c_void_p, index, real,
+                                               ctypes.c_void_p, index]
+                found[f"{t}axpy"].argtypes = [index, real, ctypes.c_void_p, index,
+                                              ctypes.c_void_p, index]
+            for f in found.values():
+                f.restype = None
+            if _works(found):
+                return found
+    return {}
+
+
+def _works(routines: dict) -> bool:
+    """Check the routines on a small case before trusting them (a wrong integer width or a
+    different library would show up here)."""
+    for dtype in _BLAS_DTYPES:
+        x = np.arange(1.0, 6.0, dtype=dtype)  # (5,)
+        y = np.full(5, 2.0, dtype=dtype)  # (5,)
+        t = _BLAS_DTYPES[dtype]
+        routines[f"{t}axpby"](4, 3.0, x.ctypes.data, 1, 0.5, y.ctypes.data, 1)
+        routines[f"{t}axpy"](2, -1.0, x.ctypes.data, 1, y.ctypes.data, 1)
+        if not np.array_equal(y, np.array([3.0, 5.0, 10.0, 13.0, 2.0], dtype=dtype)):
+            return False
+    return True
+
+
+def has_blas() -> bool:
+    """True when ``axpby`` runs on NumPy's OpenBLAS rather than on NumPy operations."""
+    return bool(_routines())
+
+
+def _suits_blas(x: np.ndarray, y: np.ndarray) -> bool:
+    return (x.dtype == y.dtype and x.dtype in _BLAS_DTYPES and x.size == y.size and x.size > 0
+            and x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable
+            and not np.shares_memory(x, y))
+
+
+def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray,
+          scratch: np.ndarray | None = None) -> None:
+    """Update ``y = a * x + b * y`` in place; ``x`` is left alone.
+
+    Parameters
+    ----------
+    a, b : float
+    x, y : ndarray of the same shape
+    scratch : ndarray like ``x``, optional
+        Where the NumPy path may put ``a * x`` (it may be ``x`` itself when the caller no longer
+        needs it); without it that path allocates. The BLAS path never touches it.
+    """
+    routines = _routines()
+    if routines and _suits_blas(x, y):
+        t = _BLAS_DTYPES[x.dtype]
+        if b == 1.0:
+            routines[f"{t}axpy"](x.size, a, x.ctypes.data, 1, y.ctypes.data, 1)
+        else:
+            routines[f"{t}axpby"](x.size, a, x.ctypes.data, 1, b, y.ctypes.data, 1)
+        return
+    if b != 1.0:
+        y *= b
+    if a == 1.0:
+        y += x
+    elif a == -1.0:
+        y -= x
+    else:
+        y += np.multiply(x, a, out=scratch)
