@@ -117,6 +117,7 @@ def axpby(a: float, x: np.ndarray, b: float, y: np.ndarray,
         Where the NumPy path may put ``a * x`` (it may be ``x`` itself when the caller no longer
         needs it); without it that path allocates. The BLAS path never touches it.
     """
+    a, b = float(a), float(b)  # a NumPy float64 scalar would make float32 passes run in float64
     routines = _routines()
     if routines and _suits_blas(x, y):
         t = _BLAS_DTYPES[x.dtype]

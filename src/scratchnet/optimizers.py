@@ -17,6 +17,7 @@ other core after each product, and the split step was slower (Adam 0.60-0.70 s a
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -180,7 +181,8 @@ class Adam(Optimizer):
         axpby(1.0, g, b1, M)  # M = beta1 * M + g
         np.multiply(g, g, out=tmp)
         axpby(1.0, tmp, b2, V)  # V = beta2 * V + g**2
-        root = np.sqrt((1.0 - b2**t) / (1.0 - b2))
+        # math, not NumPy: a NumPy float64 scalar would turn the float32 passes below float64.
+        root = math.sqrt((1.0 - b2**t) / (1.0 - b2))
         c = self.lr * (1.0 - b1) / (1.0 - b1**t) * root
         np.sqrt(V, out=tmp)
         tmp += self.eps * root
