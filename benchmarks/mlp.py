@@ -77,8 +77,10 @@ class Config:
     seed: int = 0
     # Independent trainings per library (seeds seed, seed+1, ...): test accuracy after a few
     # epochs moves by about a point with the seed, more than the libraries differ, so accuracy is
-    # compared as the mean over seeds; epoch times pool the epochs of all of them.
-    seeds: int = 3
+    # compared as the mean over seeds; epoch times pool the epochs of all of them. With 3 seeds
+    # the mean still moved by about 0.2 points from run to run, close to the 0.3-point margin
+    # the issue allows, hence 5.
+    seeds: int = 5
     n_train: int | None = None  # None: all 60,000
     n_test: int | None = None  # None: all 10,000
     repeats: int = 7  # timings of the 10,000-image inference batch (GEMMs: 3x as many)

@@ -145,3 +145,23 @@ def test_cnn_quick_run_writes_json_and_table(monkeypatch, tmp_path, capsys, no_t
     capsys.readouterr()
     assert cnn.main(["--table", str(out)]) == 0
     assert "| scratchnet |" in capsys.readouterr().out
+
+
+def test_epoch_profile_accounts_for_the_whole_epoch(tmp_path, capsys):
+    """``benchmarks.profile_mlp`` times every layer, the loss and the optimizer; with the rest
+    they add up to the epoch's wall clock."""
+    from benchmarks import profile_mlp
+    from benchmarks.common import read_json
+
+    out = tmp_path / "profile.json"
+    assert profile_mlp.main(["--synthetic", "--n-train", "512", "--epochs", "2", "--threads", "1",
+                             "--json", str(out)]) == 0
+    seconds = read_json(out)["seconds"]
+    assert {"Dense 784→256 forward", "Dense 784→256 backward", "ReLU 256 backward",
+            "Dense 128→10 backward", "loss forward", "optimizer step (Adam)"} <= set(seconds)
+    parts = [name for name in seconds if name != "epoch"]
+    for k, epoch in enumerate(seconds["epoch"]):
+        assert all(seconds[name][k] >= 0 for name in parts if not name.startswith("rest"))
+        assert sum(seconds[name][k] for name in parts) == pytest.approx(epoch)
+    table = capsys.readouterr().out
+    assert "| optimizer step (Adam) |" in table and "2 epoch(s) of 512 images" in table

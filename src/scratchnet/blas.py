@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from functools import cache
 from pathlib import Path
 
@@ -57,9 +58,12 @@ def _routines() -> dict[str, ctypes._CFuncPtr]:
         return {}
     index = ctypes.c_int64 if "USE64BITINT" in str(config.get("openblas configuration", "")) \
         else ctypes.c_int
+    # Only a library NumPy has already loaded: another OpenBLAS would start a second pool of
+    # threads that fights NumPy's for the cores (measured: an MLP epoch 6x slower).
+    loaded_only = getattr(os, "RTLD_NOLOAD", 0)
     for candidate in _library_candidates(config):
         try:
-            lib = ctypes.CDLL(str(candidate))
+            lib = ctypes.CDLL(str(candidate), mode=loaded_only)
         except OSError:
             continue
         for prefix, suffix in _AFFIXES:
