@@ -36,6 +36,7 @@ bench: data
 	$(BIN)/python -m pip install -q -e '.[bench]' torch==2.13.0
 	$(BIN)/python -m benchmarks.mlp --json docs/bench-mlp.json
 	$(BIN)/python -m benchmarks.cnn --json docs/bench-cnn.json
+	$(BIN)/python -m benchmarks.profile_mlp --epochs 5 --json docs/profile-mlp.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -11,8 +11,8 @@ over memory on NumPy's own BLAS where NumPy needs two or three; decoupled weight
 the last one (``p = decay * p - lr * step``). With ``threads=2`` a large parameter is cut in
 halves updated by two threads at once (NumPy releases the GIL inside its element-wise loops).
 It is off by default: measured inside training, OpenBLAS's worker threads still spin on the
-other core after each product, and the split step was slower (Adam 0.60-0.70 s against
-0.42-0.47 s per MLP epoch). References are in each class.
+other core after each product, and the split step was slower (Adam 0.41-0.52 s against
+0.29-0.38 s per MLP epoch). References are in each class.
 """
 
 from __future__ import annotations
