@@ -306,6 +306,13 @@ def test_validation_data_keeps_the_best_weights():
     assert clf.best_validation_score_ == max(clf.history_["val_accuracy"])
 
 
+def test_restore_best_weights_false_keeps_the_last_epoch():
+    params = {**FAST, "epochs": 12, "learning_rate": 0.2, "restore_best_weights": False}
+    clf = NNClassifier(**params).fit(X_TRAIN, Y_TRAIN, validation_data=(X_TEST, Y_TEST))
+    assert clf.history_["val_accuracy"][-1] < clf.best_validation_score_
+    assert clf.score(X_TEST, Y_TEST) == pytest.approx(clf.history_["val_accuracy"][-1])
+
+
 def test_should_stop_ends_fit_after_a_batch():
     clf = NNClassifier(**FAST).fit(X_TRAIN, Y_TRAIN, should_stop=lambda: True)
     assert clf.n_iter_ == 1 and clf._trainer.optimizer.t == 1

@@ -124,7 +124,7 @@ def test_version(capsys):
     assert capsys.readouterr().out.startswith("scratchnet ")
 
 
-def test_interrupted_training_keeps_best_model(tmp_path, monkeypatch):
+def test_interrupted_training_keeps_best_model(tmp_path, monkeypatch, capsys):
     """Ctrl-C (simulated by the stop flag turning true) ends training after the batch and still
     saves a model that loads and predicts."""
     import scratchnet.cli as cli
@@ -142,6 +142,7 @@ def test_interrupted_training_keeps_best_model(tmp_path, monkeypatch):
     assert main(["train", "--epochs", "5", "--limit", "6000", "--out", str(out), "--quiet"]) == 0
     model = load_model(out)
     assert model.meta["epochs_run"] == 1
+    assert "interrupted: kept the best model of 1 epoch(s)" in capsys.readouterr().out
     assert model.predict(np.zeros((1, 784), dtype=np.uint8)).shape == (1,)
     assert json.loads((out / "model.json").read_text())["metrics"]["test_accuracy"] > 0.3
 

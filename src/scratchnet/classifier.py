@@ -69,9 +69,14 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         Inverted-dropout probability after each hidden activation.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified) and stop when its
-        accuracy has not improved for ``n_iter_no_change`` epochs; the best weights are kept.
+        accuracy has not improved for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
+    restore_best_weights : bool, default=True
+        Whenever there is validation data, end with the weights of the epoch with the best
+        validation accuracy (True) or with those of the last epoch (False, Keras's default). With
+        a schedule that anneals the learning rate to the end the last weights are the intended
+        result, and the best of a few close validation scores is mostly noise.
     lr_schedule : {None, "step", "exponential", "cosine"}, default=None
         Per-epoch learning-rate schedule (cosine anneals to 0 over ``epochs``).
     architecture : {"mlp", "cnn"}, default="mlp"
@@ -126,6 +131,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "restore_best_weights": ["boolean"],
         "lr_schedule": [StrOptions({"step", "exponential", "cosine"}), None],
         "architecture": [StrOptions({"mlp", "cnn"})],
         "augment": ["boolean"],
@@ -139,8 +145,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                  epochs=100, learning_rate=0.001, n_batches=25, random_seed=None,
                  activation="sigmoid", optimizer="sgd", batch_size=None, shuffle=True,
                  dropout=0.0, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, lr_schedule=None, architecture="mlp", augment=False,
-                 weight_decay=0.0, init="auto", dtype="float32", verbose=False):
+                 n_iter_no_change=10, restore_best_weights=True, lr_schedule=None,
+                 architecture="mlp", augment=False, weight_decay=0.0, init="auto",
+                 dtype="float32", verbose=False):
         self.n_classes = n_classes
         self.n_features = n_features
         self.n_hidden_units = n_hidden_units
@@ -158,6 +165,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best_weights = restore_best_weights
         self.lr_schedule = lr_schedule
         self.architecture = architecture
         self.augment = augment
@@ -258,10 +266,11 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         validation_data : tuple (X_val, y_val), optional
             Scored after every epoch into ``history_`` and used for early stopping instead of
             a held-out split. Whenever there is validation data, the weights of the epoch with
-            the best validation accuracy are the ones kept.
+            the best validation accuracy are the ones kept, unless ``restore_best_weights`` is
+            False.
         should_stop : callable, optional
             Checked after every batch; when it returns True training ends after that batch
-            (used by the CLI for Ctrl-C). With early stopping the best weights are kept.
+            (used by the CLI for Ctrl-C). The weights kept follow ``restore_best_weights``.
         """
         self._validate_params()
         X, y = self._validate_training_data(X, y, reset=True)
@@ -348,7 +357,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
-        if best_state is not None:
+        if best_state is not None and self.restore_best_weights:
             self.network_.load_state_dict(best_state)
 
     # --- inference --------------------------------------------------------------------------

@@ -65,7 +65,8 @@ def cmd_train(args) -> int:
     save_model(model, out)
     m = model.meta["metrics"]
     if stop.requested:
-        print(f"interrupted: kept the best model of {model.meta['epochs_run']} epoch(s)")
+        which = "best" if model.meta["params"].get("restore_best_weights", True) else "last"
+        print(f"interrupted: kept the {which} model of {model.meta['epochs_run']} epoch(s)")
     print(f"trained {args.model} for {model.meta['epochs_run']} epoch(s) in "
           f"{m['training_seconds']:.1f} s: test accuracy {m['test_accuracy']:.4f}")
     print(f"model saved to {out}")
@@ -160,7 +161,8 @@ def _load(directory):
 
 
 class _StopFlag:
-    """Ctrl-C once: finish the current batch and keep the best model. Twice: stop at once."""
+    """Ctrl-C once: finish the current batch and keep the model (the best-validation one, or
+    the last for a preset with ``restore_best_weights=False``). Twice: stop at once."""
 
     def __init__(self) -> None:
         self.requested = False
