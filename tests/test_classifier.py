@@ -53,7 +53,7 @@ def test_default_parameters_fit_and_predict():
         "epochs": 100, "learning_rate": 0.001, "n_batches": 25, "random_seed": None,
         "activation": "sigmoid", "optimizer": "sgd", "batch_size": None, "shuffle": True,
         "dropout": 0.0, "early_stopping": False, "validation_fraction": 0.1,
-        "n_iter_no_change": 10, "lr_schedule": None,
+        "n_iter_no_change": 10, "restore_best_weights": True, "lr_schedule": None,
         "architecture": "mlp", "augment": False, "weight_decay": 0.0, "init": "auto",
         "dtype": "float32",
         "verbose": False,
