@@ -69,3 +69,17 @@ def blas_path(request, monkeypatch):
     if request.param == "numpy":
         monkeypatch.setattr(blas, "_routines", lambda: {})
     return request.param
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_test():
+    """The real Fashion-MNIST test set ``(X, y)``, loaded once and read-only, or a skip when the
+    files are not installed."""
+    from scratchnet.datasets import DatasetError, load_fashion_mnist
+
+    try:
+        X, y = load_fashion_mnist("test")
+    except DatasetError as exc:
+        pytest.skip(f"Fashion-MNIST not available: {exc}")
+    X.flags.writeable = y.flags.writeable = False
+    return X, y

@@ -13,7 +13,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from scratchnet import NNClassifier
-from scratchnet.datasets import DatasetError, find_data_dir, load_fashion_mnist
 from scratchnet.layers import Dropout
 
 X, Y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3,
@@ -369,12 +368,8 @@ def test_divergence_is_reported():
 
 # --- real data ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fashion_subset():
-    try:
-        find_data_dir("test")
-    except DatasetError as exc:
-        pytest.skip(f"the real Fashion-MNIST files are not installed: {exc}")
-    X_img, y = load_fashion_mnist("test")
+def fashion_subset(fashion_mnist_test):
+    X_img, y = fashion_mnist_test
     return X_img[:2000].astype(np.float32) / 255.0, y[:2000]
 
 

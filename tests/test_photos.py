@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from scratchnet.datasets import DatasetError, load_fashion_mnist
 from scratchnet.photos import PhotoError, load_photo, to_fashion_mnist
 
 N_PHOTOS = 200  # test images per variant
@@ -37,11 +36,8 @@ PAPER, INK = (235, 225, 210), (40, 60, 140)
 
 
 @pytest.fixture(scope="session")
-def test_images():
-    try:
-        X, y = load_fashion_mnist("test")
-    except DatasetError as exc:
-        pytest.skip(f"Fashion-MNIST not available: {exc}")
+def test_images(fashion_mnist_test):
+    X, y = fashion_mnist_test
     idx = np.random.default_rng(0).choice(X.shape[0], N_PHOTOS, replace=False)
     return X[idx], y[idx]
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from scratchnet.datasets import CLASS_NAMES, DatasetError, load_fashion_mnist
+from scratchnet.datasets import CLASS_NAMES, DatasetError
 from scratchnet.evaluation import evaluate_model
 from scratchnet.report import (
     confusion_matrix_figure,
@@ -120,11 +120,8 @@ def test_report_without_history_or_metadata(model, tmp_path):
 
 # --- the figure functions ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def small_test_set():
-    try:
-        X, y = load_fashion_mnist("test")
-    except DatasetError as exc:
-        pytest.skip(f"Fashion-MNIST not available: {exc}")
+def small_test_set(fashion_mnist_test):
+    X, y = fashion_mnist_test
     return X[:300], y[:300]
 
 
