@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +29,6 @@ import numpy as np
 from benchmarks.common import (
     busy_warning,
     config_from_args,
-    import_torch,
     interleaved_latencies,
     interleaved_medians,
     library_versions,
@@ -39,8 +37,8 @@ from benchmarks.common import (
     machine_info,
     read_json,
     render_table,
+    run_and_report,
     run_interleaved,
-    write_json,
 )
 
 DEFAULT_JSON = "bench-results-cnn.json"
@@ -232,22 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(render_table(read_json(args.table)))
         return 0
-    cfg = config_from_args(Config, args, QUICK)
-    torch, note = import_torch(disabled=args.no_torch)
-    if note:
-        print(note)
-    from scratchnet.datasets import DatasetError
-
-    try:
-        results = run(cfg, torch, notes=[note] if note else [])
-    except DatasetError as exc:
-        print(f"error: {exc} (or pass --synthetic)", file=sys.stderr)
-        return 2
-    print()
-    print(render_table(results))
-    write_json(args.json, results)
-    print(f"\nwrote {args.json}")
-    return 0
+    return run_and_report(run, config_from_args(Config, args, QUICK), args, render_table)
 
 
 

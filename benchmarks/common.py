@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -448,3 +449,24 @@ def config_from_args(config_cls, args, quick: dict):
         if value is not None:
             fields[f.name] = value
     return config_cls(**fields)
+
+
+def run_and_report(run: Callable[..., dict], cfg, args, report: Callable[[dict], str]) -> int:
+    """The end of every benchmark's ``main``: run with PyTorch unless ``--no-torch`` (or absent),
+    print ``report(results)``, write ``--json``. Exit status 2 with one line when the data is
+    missing."""
+    from scratchnet.datasets import DatasetError
+
+    torch, note = import_torch(disabled=args.no_torch)
+    if note:
+        print(note)
+    try:
+        results = run(cfg, torch, notes=[note] if note else [])
+    except DatasetError as exc:
+        print(f"error: {exc} (or pass --synthetic)", file=sys.stderr)
+        return 2
+    print()
+    print(report(results))
+    write_json(args.json, results)
+    print(f"\nwrote {args.json}")
+    return 0

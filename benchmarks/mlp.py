@@ -31,7 +31,6 @@ import argparse
 import dataclasses
 import importlib
 import statistics
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,9 +52,9 @@ from benchmarks.common import (
     measure_peak_rss,
     read_json,
     render_table,
+    run_and_report,
     run_interleaved,
     square_gemm_gflops,
-    write_json,
 )
 from benchmarks.common import (
     config_from_args as common_config_from_args,
@@ -456,24 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(render_table(read_json(args.table)))
         return 0
-    cfg = config_from_args(args)
-    torch, note = import_torch(disabled=args.no_torch)
-    notes = []
-    if note:
-        print(note)
-        notes.append(note)
-    from scratchnet.datasets import DatasetError
-
-    try:
-        results = run(cfg, torch, notes=notes)
-    except DatasetError as exc:
-        print(f"error: {exc} (or pass --synthetic)", file=sys.stderr)
-        return 2
-    print()
-    print(report(results))
-    write_json(args.json, results)
-    print(f"\nwrote {args.json}")
-    return 0
+    return run_and_report(run, config_from_args(args), args, report)
 
 
 if __name__ == "__main__":
