@@ -346,7 +346,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                 if X_val is not None:
                     score = self.history_["val_accuracy"][-1]
                     if score > best_score:
-                        best_score, best_state, stale = score, self.network_.state_dict(), 0
+                        best_score, stale = score, 0
+                        if self.restore_best_weights:  # a copy of every weight, kept only if used
+                            best_state = self.network_.state_dict()
                     else:
                         stale += 1
                     self.best_validation_score_ = float(best_score)
@@ -357,7 +359,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
-        if best_state is not None and self.restore_best_weights:
+        if best_state is not None:
             self.network_.load_state_dict(best_state)
 
     # --- inference --------------------------------------------------------------------------
