@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.common import limit_threads, load_data, machine_info, write_json
-from benchmarks.mlp import HIDDEN, N_CLASSES
+from benchmarks.mlp import N_CLASSES, Config, ScratchnetMLP
 
 
 def _timed(fn: Callable, name: str, totals: dict[str, float]) -> Callable:
@@ -48,13 +48,9 @@ def _part_names(net) -> list[tuple[object, str]]:
 def profile(epochs: int = 3, threads: int = 2, n_train: int | None = None, seed: int = 0,
             synthetic: bool = False, data_dir: str | None = None) -> dict:
     """Train one warm-up epoch, then ``epochs`` timed ones; returns seconds per part per epoch."""
-    from scratchnet import NNClassifier
-
     data = load_data(n_train, 1, synthetic, seed, data_dir)
     X, y = data.X_train, data.y_train
-    model = NNClassifier(n_hidden_units=HIDDEN, activation="relu", optimizer="adam",
-                         learning_rate=1e-3, batch_size=128, dtype="float32", epochs=1,
-                         random_seed=seed)
+    model = ScratchnetMLP(Config(seed=seed)).model  # the benchmark's own model and settings
     classes = np.arange(N_CLASSES)
     per_epoch: list[dict[str, float]] = []
     with limit_threads(threads):
