@@ -1,6 +1,6 @@
 """Benchmark: the ``cnn`` architecture trained by scratchnet and by PyTorch, side by side.
 
-The network is the same in both (:func:`scratchnet.architectures.cnn`)::
+The network is the same in both (:func:`scratchnet.nn.architectures.cnn`)::
 
     (1, 28, 28) -> [Conv 3x3 "same", no bias -> MaxPool 2 -> BatchNorm -> ReLU] x (32, 64)
     -> Flatten -> Dense 3136->128 -> ReLU -> Dropout 0.3 -> Dense 128->10

@@ -222,7 +222,7 @@ def load_data(n_train: int | None = None, n_test: int | None = None, synthetic: 
         Xte, yte = synthetic_images(n_test or 10_000, rng)
         source = "synthetic"
     else:
-        from scratchnet.datasets import find_data_dir, load_fashion_mnist
+        from scratchnet.app.datasets import find_data_dir, load_fashion_mnist
 
         Xtr, ytr = load_fashion_mnist("train", data_dir)
         Xte, yte = load_fashion_mnist("test", data_dir)
@@ -376,7 +376,7 @@ def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
 # --- results -----------------------------------------------------------------------------------
 def write_json(path: str | os.PathLike, results: dict) -> None:
     """Write ``results`` as indented JSON (atomically), creating the parent directory."""
-    from scratchnet.atomic import atomic_write_text
+    from scratchnet.estimator.atomic import atomic_write_text
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -455,7 +455,7 @@ def run_and_report(run: Callable[..., dict], cfg, args, report: Callable[[dict],
     """The end of every benchmark's ``main``: run with PyTorch unless ``--no-torch`` (or absent),
     print ``report(results)``, write ``--json``. Exit status 2 with one line when the data is
     missing."""
-    from scratchnet.datasets import DatasetError
+    from scratchnet.app.datasets import DatasetError
 
     torch, note = import_torch(disabled=args.no_torch)
     if note:

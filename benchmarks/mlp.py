@@ -251,7 +251,7 @@ def _memory_child(name: str, cfg_fields: dict) -> dict:
     if name == "pytorch":
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     else:
-        importlib.import_module({"scratchnet": "scratchnet.classifier",
+        importlib.import_module({"scratchnet": "scratchnet.estimator.classifier",
                                  "sklearn": "sklearn.neural_network"}[name])
     with limit_threads(cfg.threads, torch):
 

@@ -60,9 +60,9 @@ def assert_grad_close() -> Callable[[np.ndarray, np.ndarray], None]:
 
 @pytest.fixture(params=["blas", "numpy"])
 def blas_path(request, monkeypatch):
-    """Run a test once with ``scratchnet.blas`` on NumPy's OpenBLAS and once on its NumPy
+    """Run a test once with ``scratchnet.nn.blas`` on NumPy's OpenBLAS and once on its NumPy
     fallback; the value says which."""
-    from scratchnet import blas
+    from scratchnet.nn import blas
 
     if request.param == "blas" and not blas.has_blas():
         pytest.skip("NumPy's BLAS has no axpby here; the NumPy path is what runs")
@@ -75,7 +75,7 @@ def blas_path(request, monkeypatch):
 def fashion_mnist_test():
     """The real Fashion-MNIST test set ``(X, y)``, loaded once and read-only, or a skip when the
     files are not installed."""
-    from scratchnet.datasets import DatasetError, load_fashion_mnist
+    from scratchnet.app.datasets import DatasetError, load_fashion_mnist
 
     try:
         X, y = load_fashion_mnist("test")

@@ -32,7 +32,7 @@ def mlp(monkeypatch):
 
 
 def _has_fashion_mnist() -> bool:
-    from scratchnet.datasets import DatasetError, find_data_dir
+    from scratchnet.app.datasets import DatasetError, find_data_dir
 
     try:
         find_data_dir("train") and find_data_dir("test")

@@ -1,0 +1,1 @@
+"""The Fashion-MNIST application: data, photos, presets, evaluation, report, the command line."""

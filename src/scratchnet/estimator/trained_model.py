@@ -1,0 +1,52 @@
+"""A trained network with its input convention: what a model directory holds once loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scratchnet.estimator.standardizer import Standardizer
+from scratchnet.nn.functional import softmax
+from scratchnet.nn.network import Sequential
+
+
+@dataclass
+class TrainedModel:
+    """A network plus its input convention: what ``train`` writes and the other commands read.
+
+    ``predict_proba`` takes raw pixels ``(N, 784)`` in 0..255 (light object on dark, as in the
+    dataset) and applies the stored preprocessing itself.
+    """
+
+    network: Sequential
+    scaler: Standardizer
+    class_names: list[str]
+    input_shape: tuple[int, ...] = (784,)
+    dtype: str = "float32"
+    meta: dict = field(default_factory=dict)
+
+    def preprocess(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X).reshape(np.asarray(X).shape[0], -1)
+        if X.shape[1] != self.scaler.mean.shape[0]:
+            raise ValueError(f"the model takes {self.scaler.mean.shape[0]} pixels per image, "
+                             f"got {X.shape[1]}")
+        Xs = self.scaler.transform(X, dtype=np.dtype(self.dtype))
+        return Xs.reshape((Xs.shape[0],) + tuple(self.input_shape))
+
+    def logits(self, X: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        return self.network.predict(self.preprocess(X), batch_size=batch_size)  # (N, C)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(X).astype(np.float64))  # (N, C)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.logits(X).argmax(axis=1)
+
+    def hidden_representation(self, X: np.ndarray) -> np.ndarray:
+        """Output of the layer before the last Dense (the last hidden activations)."""
+        layers = self.network.layers
+        cut = max(i for i, layer in enumerate(layers) if type(layer).__name__ == "Dense")
+        body = Sequential(layers[:cut], input_grad=True)
+        out = body.predict(self.preprocess(X))
+        return out.reshape(out.shape[0], -1)

@@ -1,0 +1,147 @@
+"""The training loop: mini-batches from a shuffled index into preallocated buffers, one epoch at a
+time, with L1/L2 penalties, optional augmentation and a stop flag checked after every batch.
+
+Nothing here copies the dataset: an epoch permutes an index vector, and each batch is gathered
+with ``np.take(..., out=buffer)`` into the same two arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratchnet.nn.losses import SoftmaxCrossEntropy
+from scratchnet.nn.network import Sequential
+from scratchnet.nn.optimizers import Optimizer
+
+
+@dataclass
+class EpochResult:
+    """What one epoch measured: the summed objective (the tutorial's ``error_`` entry), the mean
+    loss per sample (scikit-learn's ``loss_curve_`` entry), and the running training accuracy
+    over the epoch's batches (dropout on, weights moving, as Keras reports it)."""
+
+    total_cost: float
+    mean_loss: float
+    accuracy: float
+    n_batches: int
+    stopped: bool = False
+
+
+def batch_slices(n_samples: int, n_batches: int | None, batch_size: int | None) -> list[slice]:
+    """Split ``range(n_samples)`` into contiguous slices.
+
+    ``batch_size`` wins when given; otherwise ``n_batches`` near-equal parts as the tutorial's
+    ``np.array_split`` does (never more parts than samples).
+    """
+    if batch_size is not None:
+        size = max(1, int(batch_size))
+        return [slice(i, min(i + size, n_samples)) for i in range(0, n_samples, size)]
+    parts = max(1, min(int(n_batches or 1), n_samples))
+    bounds = np.linspace(0, n_samples, parts + 1).round().astype(int)
+    # array_split puts the larger parts first; equal-ish sizes are what matters here.
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+class Trainer:
+    """Runs epochs of mini-batch training of ``net`` on ``(X, y)`` with integer labels.
+
+    Parameters
+    ----------
+    net : Sequential
+    optimizer : Optimizer
+    loss : SoftmaxCrossEntropy, default reduction "sum" (the tutorial's scaling)
+    l1, l2 : float
+        Penalty strengths on the weight matrices; their gradients ``l1 * sign(W)`` and
+        ``l2 * W`` are added once per mini-batch, as in the tutorial.
+    augment : callable ``(batch, rng) -> None``, optional
+        Modifies a batch of inputs in place (random shifts, flips).
+    """
+
+    def __init__(self, net: Sequential, optimizer: Optimizer,
+                 loss: SoftmaxCrossEntropy | None = None, l1: float = 0.0, l2: float = 0.0,
+                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None) -> None:
+        self.net = net
+        self.optimizer = optimizer
+        self.loss = loss if loss is not None else SoftmaxCrossEntropy(reduction="sum")
+        self.l1, self.l2 = float(l1), float(l2)
+        self.augment = augment
+        self._xbuf: np.ndarray | None = None
+        self._ybuf: np.ndarray | None = None
+
+    def _buffers(self, X: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = (size,) + X.shape[1:]
+        if self._xbuf is None or self._xbuf.shape != shape or self._xbuf.dtype != X.dtype:
+            self._xbuf = np.empty(shape, dtype=X.dtype)  # (B, ...) reused by every batch
+            self._ybuf = np.empty(size, dtype=y.dtype)  # (B,)
+        return self._xbuf, self._ybuf
+
+    def penalty(self) -> float:
+        """Current value of ``l1 * sum|W| + l2 / 2 * sum W**2``."""
+        total = 0.0
+        for w, _ in self.net.weights():
+            if self.l2:
+                total += 0.5 * self.l2 * float(np.vdot(w, w))
+            if self.l1:
+                total += self.l1 * float(np.abs(w).sum())
+        return total
+
+    def _add_penalty_grads(self) -> None:
+        for w, g in self.net.weights():
+            if self.l2:
+                g += self.l2 * w
+            if self.l1:
+                g += self.l1 * np.sign(w)
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One forward, backward and update on a batch; returns (batch loss, correct count)."""
+        logits = self.net.forward(xb, training=True)  # (B, C)
+        correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
+        batch_loss = self.loss.forward(logits, yb)
+        self.net.backward(self.loss.backward())
+        if self.l1 or self.l2:
+            self._add_penalty_grads()
+        self.optimizer.step(self.net.parameters())
+        return batch_loss, correct
+
+    def run_epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+                  n_batches: int | None = None, batch_size: int | None = None,
+                  shuffle: bool = True, epoch: int = 0,
+                  on_batch: Callable[[], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> EpochResult:
+        """Train one pass over ``(X, y)``; stop early (``stopped=True``) when ``should_stop()``
+        turns true after a batch."""
+        n = X.shape[0]
+        self.optimizer.set_epoch(epoch)
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        slices = batch_slices(n, n_batches, batch_size)
+        biggest = max(s.stop - s.start for s in slices)
+        xbuf, ybuf = self._buffers(X, y, biggest)
+        total_loss, total_cost, correct, seen, stopped = 0.0, 0.0, 0, 0, False
+        penalised = bool(self.l1 or self.l2)
+        for done, s in enumerate(slices, start=1):
+            idx = order[s]
+            m = idx.shape[0]
+            xb, yb = xbuf[:m], ybuf[:m]
+            # mode="clip": with the default "raise", NumPy buffers `out` (a hidden copy); the
+            # indices come from a permutation, so they are always in range.
+            np.take(X, idx, axis=0, out=xb, mode="clip")
+            np.take(y, idx, axis=0, out=yb, mode="clip")
+            if self.augment is not None:
+                self.augment(xb, rng)
+            batch_loss, batch_correct = self.train_step(xb, yb)
+            if self.loss.reduction == "mean":
+                batch_loss *= m
+            total_loss += batch_loss
+            total_cost += batch_loss + (self.penalty() if penalised else 0.0)
+            correct += batch_correct
+            seen += m
+            if on_batch is not None:
+                on_batch()
+            if should_stop is not None and should_stop() and done < len(slices):
+                stopped = True
+                break
+        return EpochResult(total_cost=total_cost, mean_loss=total_loss / max(seen, 1),
+                           accuracy=correct / max(seen, 1), n_batches=done, stopped=stopped)
