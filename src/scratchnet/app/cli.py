@@ -8,6 +8,7 @@ call it directly.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
 import sys
@@ -15,13 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnet.app.commands.common import Parser as _Parser
+from scratchnet.app.commands.common import UsageError, add_data_dir
+from scratchnet.app.commands.common import positive_int as _positive_int
 from scratchnet.app.datasets import DatasetError
 from scratchnet.app.presets import DEFAULT_PRESET, PRESETS
 from scratchnet.estimator.model_dir import ModelFileError
 
-
-class UsageError(Exception):
-    """Bad input from the user; printed as one line."""
+#: Commands that live in their own module under ``scratchnet.app.commands``; each module's
+#: ``register(subparsers)`` adds its subparser. A module that is not there yet is skipped.
+COMMAND_MODULES = ("serve", "export", "sweep")
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -194,32 +198,13 @@ class _StopFlag:
         return _Ctx()
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, as argparse does, with a hint
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scratchnet", description="Neural networks from scratch in NumPy, on "
                      "Fashion-MNIST.")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def data_dir(p):
-        p.add_argument("--data-dir", default=None,
-                       help="directory with the Fashion-MNIST .gz files (default: search "
-                       "$SCRATCHNET_DATA, ~/.cache/scratchnet/fashion-mnist, "
-                       "/usr/share/datasets/fashion-mnist)")
+    data_dir = add_data_dir
 
     p = sub.add_parser("data", help="get the Fashion-MNIST files")
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -287,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     data_dir(p)
     p.set_defaults(func=cmd_demo)
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"scratchnet.app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"scratchnet.app.commands.{name}":
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
@@ -298,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return args.func(args)
-    except (UsageError, DatasetError, ModelFileError) as exc:
+    except (UsageError, DatasetError, ModelFileError, MemoryError) as exc:
         print(f"scratchnet {args.command}: error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, DatasetError) and "download" in str(exc) else 2
     except KeyboardInterrupt:
