@@ -10,12 +10,27 @@ well as the untouched images."""
 from __future__ import annotations
 
 import io
+import os
+import struct
+import threading
+import time
+import warnings
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from scratchnet.app.photos import PhotoError, load_photo, to_fashion_mnist
+from scratchnet.app.photos import (
+    MAX_PIXELS,
+    ImageTooLargeError,
+    NotAnImageError,
+    PhotoError,
+    _open_image,
+    load_photo,
+    load_photo_bytes,
+    to_fashion_mnist,
+)
 
 N_PHOTOS = 200  # test images per variant
 # Accuracy floors, measured with the fixture's model. On these 200 images: 87.0% untouched,
@@ -291,3 +306,104 @@ def test_photo_errors_are_one_line_naming_the_file(case, expected, tmp_path):
         load_photo(path)
     message = str(info.value)
     assert str(path) in message and expected in message and "\n" not in message
+
+
+# --- hostile files: bombs, FIFOs, devices (issue 10, item 3) ----------------------------------
+def _png_bomb(path, width, height):
+    """A real, valid PNG of ``width x height`` black pixels: a few hundred KB of zlib that
+    decodes to ``width * height`` bytes. Written row by row, so the test never holds it."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0, then black pixels
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit gray
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [
+    7_000,  # 49 megapixels: under Pillow's limits, over ours
+    12_000,  # 144 megapixels: Pillow only warns (the 150 KB file that cost 2.7 GB and 7.8 s)
+    20_000,  # 400 megapixels: Pillow refuses with its own two-line message
+])
+def test_a_pixel_bomb_is_refused_from_its_header_in_milliseconds(side, tmp_path, capfd):
+    path = _png_bomb(tmp_path / f"bomb{side}.png", side, side)
+    assert path.stat().st_size < 2_000_000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        with pytest.raises(ImageTooLargeError) as info:
+            load_photo(path)
+        elapsed = time.perf_counter() - start
+    message = str(info.value)
+    assert str(path) in message and "too large" in message and "\n" not in message
+    assert f"{MAX_PIXELS:,}" in message
+    assert elapsed < 0.5, elapsed  # measured: about 1 ms; decoding the 12000 x 12000 took 8 s
+    assert not caught  # no DecompressionBombWarning, nor any other
+    out, err = capfd.readouterr()
+    assert out == err == ""
+    with pytest.raises(ImageTooLargeError):
+        load_photo_bytes(path.read_bytes(), "upload.png")
+
+
+def test_an_image_at_the_pixel_limit_is_accepted(tmp_path):
+    path = _png_bomb(tmp_path / "edge.png", 8_000, MAX_PIXELS // 8_000)
+    with pytest.raises(PhotoError, match="blank"):  # decoded, then found empty: not refused
+        load_photo(path)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
+    img = Image.new("L", (4_000, 3_000), 230)
+    img.paste(40, (1_500, 600, 2_500, 2_400))  # a dark item on light paper
+    path = tmp_path / "big.jpg"
+    img.save(path, quality=90)
+    with path.open("rb") as f, _open_image(f, str(path)) as opened:
+        assert opened.size == (2_000, 1_500)  # draft: 1/2 scale, still above MAX_SIDE
+    small = tmp_path / "small.png"
+    img.resize((400, 300), Image.Resampling.BOX).save(small)
+    assert np.corrcoef(load_photo(path), load_photo(small))[0, 1] > 0.98
+
+
+def _in_thread(fn, timeout=5.0):
+    """Run ``fn`` in a daemon thread; the test fails (instead of hanging) if it blocks."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "load_photo blocked"
+    return result
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)
+    result = _in_thread(lambda: load_photo(fifo))
+    error = result.get("error")
+    assert isinstance(error, PhotoError), result
+    assert str(fifo) in str(error) and "not a regular file (a FIFO)" in str(error)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero on this system")
+def test_a_device_is_refused_without_reading_it():
+    result = _in_thread(lambda: load_photo("/dev/zero"))
+    assert isinstance(result.get("error"), PhotoError), result
+    assert "character device" in str(result["error"])
+
+
+def test_bytes_and_files_give_the_same_pixels(tmp_path, test_images):
+    path = tmp_path / "item.jpg"
+    _up(test_images[0][5]).save(path, quality=85)
+    np.testing.assert_array_equal(load_photo_bytes(path.read_bytes()), load_photo(path))
+    with pytest.raises(NotAnImageError, match="^notes.txt: not an image"):
+        load_photo_bytes(b"hello, this is text\n", "notes.txt")

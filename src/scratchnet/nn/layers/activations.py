@@ -39,7 +39,7 @@ class Sigmoid(_Activation):
         np.tanh(y, out=y)
         y += 1.0
         y *= 0.5
-        if training:
+        if training or self.cache_at_inference:
             self._y = y
         return y
 
@@ -56,7 +56,7 @@ class ReLU(_Activation):
 
     def forward(self, x, training=False):
         y = np.maximum(x, 0, out=self._out(x))
-        if training:
+        if training or self.cache_at_inference:
             self._y = y
         return y
 
@@ -72,7 +72,7 @@ class Tanh(_Activation):
 
     def forward(self, x, training=False):
         y = np.tanh(x, out=self._out(x))
-        if training:
+        if training or self.cache_at_inference:
             self._y = y
         return y
 

@@ -5,8 +5,8 @@ Shape legend used in all layer modules: ``N`` batch size, ``D_in``/``D_out`` fea
 
 Contract (one test runs it over every layer):
 
-- ``forward(x, training=False)`` returns the output; when ``training`` it caches only what
-  ``backward`` needs.
+- ``forward(x, training=False)`` returns the output; when ``training`` (or when
+  ``cache_at_inference`` is set) it caches only what ``backward`` needs.
 - ``backward(grad_out)`` assigns (never accumulates) ``self.grads[name]`` under the same keys as
   ``self.params`` and returns the gradient with respect to the input. It may overwrite
   ``grad_out`` (gradients are transient), which saves a copy per layer.
@@ -35,6 +35,10 @@ class Layer:
         # Set to False by Sequential on the first layer: its input gradient is never used,
         # so Dense/Conv2D skip that matrix product (a third of the first layer's backward cost).
         self.needs_input_grad = True
+        # Cache what backward needs even in inference mode (running statistics, no dropout),
+        # so the gradient of a prediction can be taken through the network exactly as it
+        # predicts. Only scratchnet.nn.saliency sets it, on private copies of the layers.
+        self.cache_at_inference = False
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError

@@ -195,7 +195,8 @@ class Conv2D(Layer):
         y = np.empty((n * ho * wo, self.out_channels), dtype=x.dtype)  # (N*H_out*W_out, C_out)
         # Chunks only bound memory at inference; training keeps the whole window matrix,
         # which backward needs.
-        chunk = min(n, n if training else max(1, _INFERENCE_COLS // (ho * wo * k)))
+        record = training or self.cache_at_inference
+        chunk = min(n, n if record else max(1, _INFERENCE_COLS // (ho * wo * k)))
         # The padded copy's border is zeroed once, when the buffer is made.
         xp = self._buffer("padded", (chunk, h + 2 * ph, w + 2 * pw, c), x.dtype, training,
                           zero=True)
@@ -208,7 +209,7 @@ class Conv2D(Layer):
             np.matmul(cols, w_mat_t, out=y[start * ho * wo:(start + m) * ho * wo])
         if self.use_bias:
             y += self.params["bias"]
-        if training:
+        if record:
             self._cache = (cols, (n, c, h, w), (ho, wo), row_spans, col_spans)
         return y.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
 

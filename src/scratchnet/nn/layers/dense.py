@@ -60,7 +60,7 @@ class Dense(Layer):
         y = x @ self.params["weight"]  # (N, D_out)
         if self.use_bias:
             y += self.params["bias"]
-        if training:
+        if training or self.cache_at_inference:
             self._x = x  # dW needs the input; no copy, the caller does not mutate it
         return y
 

@@ -25,6 +25,8 @@ class Dropout(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         if not training or self.p == 0.0:
+            if self.cache_at_inference:
+                self._mask = None  # backward is then the identity, as this forward was
             return x
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
         mask = keep.astype(x.dtype)  # (same as x)

@@ -53,7 +53,9 @@ class BatchNorm(Layer):
         running_mean = (1 - momentum) * running_mean + momentum * mean
         running_var = (1 - momentum) * running_var + momentum * var * M / (M - 1)
 
-    Inference uses ``running_mean`` and ``running_var`` in place of ``mean`` and ``var``.
+    Inference uses ``running_mean`` and ``running_var`` in place of ``mean`` and ``var``; they
+    are then constants, so its backward (with ``cache_at_inference``) is ``dX = a * dY`` with
+    ``a = weight * inv_std``, and ``dweight``, ``dbias`` as below.
 
     Backward, in the standard compact form::
 
@@ -100,6 +102,9 @@ class BatchNorm(Layer):
             shift = bias - self.buffers["running_mean"] * scale
             y = np.multiply(x2, scale.astype(dtype))  # (M, C)
             y += shift.astype(dtype)
+            if self.cache_at_inference:
+                mean = self.buffers["running_mean"].astype(np.float64)
+                self._cache = (x2, mean, inv_std, True)
             return _unrows(y, x.shape)
         m = x2.shape[0]
         mean = np.einsum("ij->j", x2).astype(np.float64) / m  # (C,)
@@ -114,11 +119,11 @@ class BatchNorm(Layer):
         unbiased = var * (m / max(m - 1, 1))
         rm[...] = (1.0 - self.momentum) * rm + self.momentum * mean
         rv[...] = (1.0 - self.momentum) * rv + self.momentum * unbiased
-        self._cache = (x2, mean, inv_std)
+        self._cache = (x2, mean, inv_std, False)
         return _unrows(y, x.shape)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        x2, mean, inv_std = self._cache
+        x2, mean, inv_std, frozen = self._cache
         self._cache = None
         d2 = _rows(grad_out)  # (M, C), a view of grad_out when channels-last
         m = x2.shape[0]
@@ -129,6 +134,9 @@ class BatchNorm(Layer):
         self.grads["bias"][...] = dbias
         self.grads["weight"][...] = dweight
         a = self.params["weight"] * inv_std
+        if frozen:  # running statistics are constants: Y = a * X + const, so dX = a * dY
+            d2 *= a.astype(dtype)
+            return _unrows(d2, grad_out.shape)
         b = -a * inv_std * dweight / m
         c = -a * dbias / m - b * mean
         dx = np.multiply(x2, b.astype(dtype))  # (M, C), becomes b * X + c

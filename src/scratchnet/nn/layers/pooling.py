@@ -64,8 +64,9 @@ class MaxPool2D(Layer):
                 for i in range(k) for j in range(k)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        record = training or self.cache_at_inference
         if self.kernel_size == self.stride == 2:
-            return self._forward_2x2(x, training)
+            return self._forward_2x2(x, record)
         views = self._views(x)
         y = np.empty_like(views[0])  # (N, C, H_out, W_out), in x's memory layout
         if len(views) == 1:
@@ -74,7 +75,7 @@ class MaxPool2D(Layer):
             np.maximum(views[0], views[1], out=y)
             for v in views[2:]:
                 np.maximum(y, v, out=y)
-        if training:
+        if record:
             # chosen[k]: views[k] is a maximum and no earlier offset was (first maximum wins).
             # Boolean ufuncs only: np.copyto(..., where=) and np.putmask are several times
             # slower on random masks.
@@ -87,7 +88,7 @@ class MaxPool2D(Layer):
             self._cache = ("views", chosen, x.shape, x.strides)
         return y
 
-    def _forward_2x2(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def _forward_2x2(self, x: np.ndarray, record: bool) -> np.ndarray:
         """The common case in two halving steps: rows in pairs, then columns in pairs.
 
         Each step is one ``np.maximum`` of two strided views; in channels-last memory the
@@ -102,7 +103,7 @@ class MaxPool2D(Layer):
         rows = np.maximum(top, bottom)  # (N, C, H_out, 2 * W_out)
         left, right = rows[..., 0::2], rows[..., 1::2]
         y = np.maximum(left, right)  # (N, C, H_out, W_out)
-        if training:
+        if record:
             self._cache = ("2x2", np.greater(bottom, top), np.greater(right, left),
                            x.shape, x.strides)
         return y

@@ -27,7 +27,7 @@ class Reshape(Layer):
         self._in_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if training:
+        if training or self.cache_at_inference:
             self._in_shape = x.shape
         return x.reshape((x.shape[0],) + self.shape)
 
@@ -58,7 +58,7 @@ class Flatten(Layer):
         self._in_shape: tuple[int, ...] | None = None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        if training:
+        if training or self.cache_at_inference:
             self._in_shape = x.shape
         return x.reshape(x.shape[0], -1)  # (N, C*H*W)
 
