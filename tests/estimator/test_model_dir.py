@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from scratchnet.estimator.atomic import LOCK_FILE
 from scratchnet.estimator.model_dir import MODEL_JSON, ModelFileError, load_model, save_model
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
@@ -17,13 +18,20 @@ from scratchnet.nn.network import Sequential
 
 def _model(seed: int = 0) -> TrainedModel:
     rng = np.random.default_rng(seed)
-    net = Sequential([Dense(784, 16, init="he", rng=rng), ReLU(), Dropout(0.2, rng=rng),
-                      Dense(16, 10, rng=rng)]).flatten()
+    net = Sequential(
+        [Dense(784, 16, init="he", rng=rng), ReLU(), Dropout(0.2, rng=rng), Dense(16, 10, rng=rng)]
+    ).flatten()
     X = rng.integers(0, 256, size=(50, 784)).astype(np.uint8)
-    return TrainedModel(network=net, scaler=Standardizer.fit(X),
-                        class_names=[f"c{i}" for i in range(10)],
-                        meta={"history": {"loss": [1.0, 0.5]}, "metrics": {"test_accuracy": 0.5},
-                              "labels": list(range(10))})
+    return TrainedModel(
+        network=net,
+        scaler=Standardizer.fit(X),
+        class_names=[f"c{i}" for i in range(10)],
+        meta={
+            "history": {"loss": [1.0, 0.5]},
+            "metrics": {"test_accuracy": 0.5},
+            "labels": list(range(10)),
+        },
+    )
 
 
 @pytest.fixture
@@ -50,8 +58,8 @@ def test_round_trip_gives_identical_predictions(saved):
 def test_directory_holds_json_and_safetensors_only(saved):
     _, directory = saved
     names = sorted(p.name for p in directory.iterdir())
-    assert names[0] == MODEL_JSON and len(names) == 2
-    assert names[1].startswith("weights-") and names[1].endswith(".safetensors")
+    assert names[:2] == [LOCK_FILE, MODEL_JSON] and len(names) == 3
+    assert names[2].startswith("weights-") and names[2].endswith(".safetensors")
     doc = json.loads((directory / MODEL_JSON).read_text())
     assert doc["format_version"] == 1
     assert len(doc["preprocessing"]["mean"]) == 784
@@ -63,7 +71,8 @@ def test_resave_replaces_weights_and_leaves_no_temp_files(saved):
     other = _model(seed=5)
     save_model(other, directory)
     files = sorted(p.name for p in directory.iterdir())
-    assert len(files) == 2 and not any(f.startswith(".") for f in files)
+    assert len(files) == 3 and files[0] == LOCK_FILE
+    assert not any(f.endswith(".tmp") for f in files)
     X = np.zeros((3, 784), dtype=np.uint8)
     np.testing.assert_array_equal(load_model(directory).predict_proba(X), other.predict_proba(X))
 
@@ -91,15 +100,18 @@ def test_missing_directory_and_json(tmp_path):
         load_model(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda t: t[: len(t) // 2], "corrupt or truncated JSON"),
-    (lambda t: "\x00\xff garbage", "corrupt or truncated JSON"),
-    (lambda t: json.dumps({"format": "other"}), "not a scratchnet model"),
-    (lambda t: t.replace('"format_version": 1', '"format_version": 99'), "format version 99"),
-    (lambda t: t.replace('"class_names"', '"klass_names"'), "missing or malformed"),
-    (lambda t: t.replace('"Dense"', '"Bogus"', 1), "architecture is invalid"),
-    (lambda t: t.replace('"out_features": 16', '"out_features": 17'), "shape"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda t: t[: len(t) // 2], "corrupt or truncated JSON"),
+        (lambda t: "\x00\xff garbage", "corrupt or truncated JSON"),
+        (lambda t: json.dumps({"format": "other"}), "not a scratchnet model"),
+        (lambda t: t.replace('"format_version": 1', '"format_version": 99'), "format_version.*99"),
+        (lambda t: t.replace('"class_names"', '"klass_names"'), "'class_names': missing"),
+        (lambda t: t.replace('"Dense"', '"Bogus"', 1), "unknown layer type 'Bogus'"),
+        (lambda t: t.replace('"out_features": 16', '"out_features": 17'), "shape"),
+    ],
+)
 def test_bad_model_json_is_named(saved, mutate, message):
     _, directory = saved
     path = directory / MODEL_JSON
@@ -133,8 +145,9 @@ def test_tampered_weights_with_matching_hash_but_wrong_shapes(saved, tmp_path):
     other = tmp_path / "other"
     rng = np.random.default_rng(0)
     net = Sequential([Dense(784, 8, rng=rng), ReLU(), Dense(8, 10, rng=rng)])
-    save_model(TrainedModel(net, Standardizer.fit(np.zeros((2, 784))), [str(i) for i in
-                                                                        range(10)]), other)
+    save_model(
+        TrainedModel(net, Standardizer.fit(np.zeros((2, 784))), [str(i) for i in range(10)]), other
+    )
     doc = json.loads((directory / MODEL_JSON).read_text())
     other_doc = json.loads((other / MODEL_JSON).read_text())
     shutil.copy(_weights_file(other), directory / other_doc["weights"]["file"])
