@@ -77,13 +77,13 @@ def _verify(model, path: Path, data_dir) -> int:
         ) from None
     from scratchnet.app.datasets import load_fashion_mnist
 
-    X, _ = load_fashion_mnist("test", data_dir)
+    X, y = load_fashion_mnist("test", data_dir)
     if X.shape[1] != model.scaler.mean.shape[0]:
         raise UsageError(
             f"--verify runs the Fashion-MNIST test images ({X.shape[1]} pixels); "
             f"this model takes {model.scaler.mean.shape[0]} features"
         )
-    result = verify(model, path, X)
+    result = verify(model, path, X, y)
     print("\n".join(result.lines()))
     return 0 if result.passed else 1
 

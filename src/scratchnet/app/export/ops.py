@@ -11,7 +11,7 @@ Conv2D     ``Conv``: ``weight`` ``(C_out, C_in, kh, kw)`` is ONNX's layout; pads
 MaxPool2D  ``MaxPool`` without padding, floor mode (rows that fill no window are dropped)
 BatchNorm  inference form ``X * scale + shift``, folded exactly as ``BatchNorm.forward`` folds
            it: ``scale = weight / sqrt(running_var + eps)``, ``shift = bias - running_mean *
-           scale``, in float64, then cast to the model's dtype
+           scale``, in float64, then rounded to float32
 ReLU ...   ``Relu``, ``Sigmoid``, ``Tanh``
 Dropout    nothing: dropout is the identity at inference
 Flatten    ``Flatten(axis=1)``: ``(C, H, W)`` order, as scratchnet and PyTorch flatten
@@ -41,7 +41,7 @@ class GraphBuilder:
     Parameters
     ----------
     dtype : numpy dtype
-        The model's dtype: every weight becomes a tensor of this type.
+        The graph's dtype: every weight becomes a tensor of this type.
     """
 
     def __init__(self, dtype) -> None:
@@ -50,7 +50,7 @@ class GraphBuilder:
         self.initializers: list[TensorProto] = []
 
     def const(self, name: str, array: np.ndarray, dtype=None) -> str:
-        """Add ``array`` (cast to ``dtype``, default the model's) as a constant; return its name."""
+        """Add ``array`` (cast to ``dtype``, default the graph's) as a constant; return its name."""
         array = np.ascontiguousarray(array, dtype=self.dtype if dtype is None else dtype)
         self.initializers.append(numpy_helper.from_array(array, name))
         return name

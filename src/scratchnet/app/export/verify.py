@@ -42,6 +42,8 @@ class Verification:
     runtime_version: str = ""
     #: Indices of the images whose labels differ (at most 20), to investigate.
     disagreements: list[int] = field(default_factory=list)
+    #: Accuracy of ONNX Runtime's labels when the true labels were given.
+    onnx_accuracy: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -56,6 +58,8 @@ class Verification:
             f"  throughput             ONNX Runtime {self.onnx_images_per_s:,.0f} images/s, "
             f"scratchnet {self.scratchnet_images_per_s:,.0f} images/s",
         ]
+        if self.onnx_accuracy is not None:
+            out.append(f"  accuracy (ONNX)        {self.onnx_accuracy:.2%}")
         if self.disagreements:
             out.append(f"  labels differ on images {self.disagreements}")
         out.append("verification passed" if self.passed else "verification FAILED")
@@ -79,6 +83,7 @@ def verify(
     model: TrainedModel,
     onnx_model: onnx.ModelProto | bytes | str | os.PathLike,
     X_raw: np.ndarray,
+    y: np.ndarray | None = None,
     tolerance: float = TOLERANCE,
 ) -> Verification:
     """Run the exported model with ONNX Runtime on ``X_raw`` and compare with ``model``.
@@ -91,6 +96,8 @@ def verify(
         The export, in memory or as a ``.onnx`` file.
     X_raw : ndarray of shape (n_samples, n_features)
         Raw pixels 0..255 (any numeric dtype), e.g. the 10,000 Fashion-MNIST test images.
+    y : ndarray of shape (n_samples,), optional
+        Their true label indices; with them the result also gives ONNX Runtime's accuracy.
     tolerance : float, default=1e-5
         Largest accepted ``max |p_onnx - p_scratchnet|``.
 
@@ -105,6 +112,8 @@ def verify(
         raise ValueError(
             f"X_raw must be a non-empty (n_samples, n_features) array, got shape {X_raw.shape}"
         )
+    if y is not None and np.shape(y) != (X_raw.shape[0],):
+        raise ValueError(f"y must have shape ({X_raw.shape[0]},), got {np.shape(y)}")
     pixels = np.ascontiguousarray(X_raw, dtype=np.float32)  # (N, D); exact for 0..255
     sess = session(onnx_model)
     n = X_raw.shape[0]
@@ -134,4 +143,5 @@ def verify(
         tolerance=tolerance,
         runtime_version=ort.__version__,
         disagreements=[int(i) for i in differ[:20]],
+        onnx_accuracy=None if y is None else float(np.mean(label_onnx == np.asarray(y))),
     )
