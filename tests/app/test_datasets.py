@@ -49,14 +49,18 @@ def _write_split(directory, kind="train", images=IMAGES, labels=LABELS, compress
 
 
 def _raw_idx(array, dtype_code=0x08):
-    return bytes([0, 0, dtype_code, array.ndim]) + np.array(array.shape, ">u4").tobytes() + \
-        array.astype(np.uint8).tobytes()
+    return (
+        bytes([0, 0, dtype_code, array.ndim])
+        + np.array(array.shape, ">u4").tobytes()
+        + array.astype(np.uint8).tobytes()
+    )
 
 
 # --- the IDX reader --------------------------------------------------------------------------
 @pytest.mark.parametrize("compress", [True, False], ids=["gzip", "plain"])
-@pytest.mark.parametrize("array", [IMAGES, LABELS, IMAGES[:1, :3, :2].reshape(1, 3, 2, 1)],
-                         ids=["3-d", "1-d", "4-d"])
+@pytest.mark.parametrize(
+    "array", [IMAGES, LABELS, IMAGES[:1, :3, :2].reshape(1, 3, 2, 1)], ids=["3-d", "1-d", "4-d"]
+)
 def test_read_idx_round_trip(tmp_path, array, compress):
     path = tmp_path / "a.idx"
     write_idx(path, array, compress=compress)
@@ -69,8 +73,9 @@ def test_read_idx_round_trip(tmp_path, array, compress):
 
 def test_read_idx_reads_the_header_as_the_format_defines_it(tmp_path):
     path = tmp_path / "hand-made"
-    path.write_bytes(b"\x00\x00\x08\x02" + b"\x00\x00\x00\x02" + b"\x00\x00\x00\x03" +
-                     bytes(range(6)))
+    path.write_bytes(
+        b"\x00\x00\x08\x02" + b"\x00\x00\x00\x02" + b"\x00\x00\x00\x03" + bytes(range(6))
+    )
     np.testing.assert_array_equal(read_idx(path), [[0, 1, 2], [3, 4, 5]])
 
 
@@ -85,8 +90,10 @@ def _corrupt_cases():
         "too short": (b"\x00\x00", "too short"),
         "zero dimension": (_raw_idx(np.zeros((0, 3))), "empty dimension"),
         "zero dimensions": (b"\x00\x00\x08\x00", "dimensions"),
-        "too many dimensions": (b"\x00\x00\x08\x05" + b"\x00\x00\x00\x01" * 5 + b"\x00",
-                                "dimensions"),
+        "too many dimensions": (
+            b"\x00\x00\x08\x05" + b"\x00\x00\x00\x01" * 5 + b"\x00",
+            "dimensions",
+        ),
         "truncated gzip": (gzip.compress(good)[:200], "corrupt or truncated gzip"),
         "gzip of a truncated payload": (gzip.compress(good[:-1]), "truncated"),
         "bad gzip checksum": (gzip.compress(good)[:-8] + b"\x00" * 8, "corrupt"),
@@ -124,12 +131,16 @@ def test_load_tiny_split(tmp_path, kind, compress):
     np.testing.assert_array_equal(y, LABELS)
 
 
-@pytest.mark.parametrize("images, labels, bad, match", [
-    (IMAGES, LABELS[:-1], 1, "holds 6 labels but"),
-    (IMAGES, np.array([0, 1, 2, 10, 5, 5, 3]), 1, "label 10 is outside 0..9"),
-    (IMAGES.reshape(7, -1), LABELS, 0, "expected a 3-d image array"),
-    (IMAGES, LABELS.reshape(7, 1), 1, "expected a 1-d label array"),
-], ids=["count mismatch", "label out of range", "2-d images", "2-d labels"])
+@pytest.mark.parametrize(
+    "images, labels, bad, match",
+    [
+        (IMAGES, LABELS[:-1], 1, "holds 6 labels but"),
+        (IMAGES, np.array([0, 1, 2, 10, 5, 5, 3]), 1, "label 10 is outside 0..9"),
+        (IMAGES.reshape(7, -1), LABELS, 0, "expected a 3-d image array"),
+        (IMAGES, LABELS.reshape(7, 1), 1, "expected a 1-d label array"),
+    ],
+    ids=["count mismatch", "label out of range", "2-d images", "2-d labels"],
+)
 def test_load_rejects_inconsistent_files_naming_the_file(tmp_path, images, labels, bad, match):
     d = _write_split(tmp_path, images=images, labels=labels)
     with pytest.raises(DatasetError, match=match) as info:
@@ -146,12 +157,16 @@ def test_load_rejects_unknown_kind(tmp_path):
 def test_search_order(isolated, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_DATA", str(isolated / "env"))
     assert search_dirs(isolated / "given") == [
-        isolated / "given", isolated / "env",
-        isolated / "home" / ".cache" / "scratchnet" / "fashion-mnist", isolated / "debian",
+        isolated / "given",
+        isolated / "env",
+        isolated / "home" / ".cache" / "scratchnet" / "fashion-mnist",
+        isolated / "debian",
     ]
     monkeypatch.delenv("SCRATCHNET_DATA")
-    assert search_dirs() == [isolated / "home" / ".cache" / "scratchnet" / "fashion-mnist",
-                             isolated / "debian"]
+    assert search_dirs() == [
+        isolated / "home" / ".cache" / "scratchnet" / "fashion-mnist",
+        isolated / "debian",
+    ]
 
 
 def test_the_first_directory_with_both_files_wins(isolated, monkeypatch):
@@ -266,15 +281,20 @@ class _BrokenResponse:
         raise self.exc
 
 
-@pytest.mark.parametrize("exc, raised", [
-    (http.client.IncompleteRead(b"partial", 100), DatasetError),
-    (ConnectionResetError("reset by peer"), DatasetError),
-    (TimeoutError("timed out"), DatasetError),
-    (KeyboardInterrupt(), KeyboardInterrupt),
-], ids=["incomplete read", "connection reset", "timeout", "ctrl-c"])
+@pytest.mark.parametrize(
+    "exc, raised",
+    [
+        (http.client.IncompleteRead(b"partial", 100), DatasetError),
+        (ConnectionResetError("reset by peer"), DatasetError),
+        (TimeoutError("timed out"), DatasetError),
+        (KeyboardInterrupt(), KeyboardInterrupt),
+    ],
+    ids=["incomplete read", "connection reset", "timeout", "ctrl-c"],
+)
 def test_an_interrupted_download_leaves_nothing_behind(tmp_path, monkeypatch, exc, raised):
-    monkeypatch.setattr(datasets.urllib.request, "urlopen",
-                        lambda url, timeout: _BrokenResponse(exc))
+    monkeypatch.setattr(
+        datasets.urllib.request, "urlopen", lambda url, timeout: _BrokenResponse(exc)
+    )
     target = tmp_path / "f.gz"
     target.write_bytes(b"old")
     with pytest.raises(raised):
@@ -302,8 +322,18 @@ def test_fetch_downloads_checks_and_skips_what_is_present(tmp_path, monkeypatch)
 
 # --- class names and the real data -----------------------------------------------------------
 def test_class_names():
-    assert CLASS_NAMES == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    assert CLASS_NAMES == (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
 
 
 def _real(kind):

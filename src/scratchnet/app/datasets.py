@@ -1,17 +1,15 @@
-"""Fashion-MNIST: the IDX reader, where the files are looked for, and how they are fetched.
+"""Fashion-MNIST: where the files are looked for, how they are loaded and fetched.
 
 The files are the official gzip'd IDX files (``train-images-idx3-ubyte.gz`` and friends). They
 are looked for, in order, in ``data_dir``, ``$SCRATCHNET_DATA``,
 ``~/.cache/scratchnet/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist``
 (Debian's package ``dataset-fashion-mnist``).
 
-IDX format (http://yann.lecun.com/exdb/mnist/): a big-endian header ``0x00 0x00 <type> <ndim>``
-(type ``0x08`` = unsigned byte), then ``ndim`` big-endian uint32 sizes, then the data.
+The IDX reader itself is :mod:`scratchnet.app.idx`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import os
@@ -19,16 +17,30 @@ import shutil
 import subprocess
 import tempfile
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from scratchnet.estimator.atomic import atomic_write_bytes
+from scratchnet.app.idx import (  # noqa: F401  (re-exported: the reader's public names)
+    FETCH_COMMAND,
+    MAX_IDX_BYTES,
+    DatasetError,
+    idx_dims,
+    read_idx,
+    write_idx,
+)
 
 CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 FILES = {
@@ -45,13 +57,8 @@ MD5 = {
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
-FETCH_COMMAND = "scratchnet data fetch"
 
-_UBYTE = 0x08
-
-
-class DatasetError(Exception):
-    """A data file is missing, truncated, corrupt or does not match its partner."""
+IMAGE_SHAPE = (28, 28)
 
 
 def cache_dir() -> Path:
@@ -79,19 +86,26 @@ def find_data_dir(kind: str = "train", data_dir=None) -> Path:
         d = Path(data_dir)
         missing = [f for f in (images, labels) if not (d / f).is_file()]
         if missing:
-            raise DatasetError(f"{d / missing[0]}: file not found; put the Fashion-MNIST files "
-                               f"there or run `{FETCH_COMMAND} --dir {d}`")
+            raise DatasetError(
+                f"{d / missing[0]}: file not found; put the Fashion-MNIST files "
+                f"there or run `{FETCH_COMMAND} --dir {d}`"
+            )
         return d
     for d in search_dirs():
         if (d / images).is_file() and (d / labels).is_file():
             return d
     looked = ", ".join(str(d) for d in search_dirs())
-    raise DatasetError(f"Fashion-MNIST {kind} files not found (looked in {looked}); "
-                       f"run `{FETCH_COMMAND}` to get them")
+    raise DatasetError(
+        f"Fashion-MNIST {kind} files not found (looked in {looked}); "
+        f"run `{FETCH_COMMAND}` to get them"
+    )
 
 
 def load_fashion_mnist(kind: str = "train", data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """Load the Fashion-MNIST ``"train"`` (60,000) or ``"test"`` (10,000) split.
+
+    Both headers are checked first -- 28x28 images, one label per image -- so a wrong file is
+    refused before its payload is read.
 
     Returns
     -------
@@ -102,75 +116,33 @@ def load_fashion_mnist(kind: str = "train", data_dir=None) -> tuple[np.ndarray, 
     """
     d = find_data_dir(kind, data_dir)
     images_file, labels_file = (d / f for f in _files(kind))
-    images = read_idx(images_file)
-    labels = read_idx(labels_file)
-    if images.ndim != 3:
-        raise DatasetError(f"{images_file}: expected a 3-d image array, got {images.ndim}-d")
-    if labels.ndim != 1:
-        raise DatasetError(f"{labels_file}: expected a 1-d label array, got {labels.ndim}-d")
-    if images.shape[0] != labels.shape[0]:
-        raise DatasetError(f"{labels_file}: holds {labels.shape[0]} labels but {images_file.name} "
-                           f"holds {images.shape[0]} images")
+    image_dims, label_dims = idx_dims(images_file), idx_dims(labels_file)
+    if len(image_dims) != 3:
+        raise DatasetError(f"{images_file}: expected a 3-d image array, got {len(image_dims)}-d")
+    if image_dims[1:] != IMAGE_SHAPE:
+        raise DatasetError(
+            f"{images_file}: images are {image_dims[1]}x{image_dims[2]}, Fashion-MNIST images "
+            f"are {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}"
+        )
+    if len(label_dims) != 1:
+        raise DatasetError(f"{labels_file}: expected a 1-d label array, got {len(label_dims)}-d")
+    if image_dims[0] != label_dims[0]:
+        raise DatasetError(
+            f"{labels_file}: holds {label_dims[0]} labels but {images_file.name} "
+            f"holds {image_dims[0]} images"
+        )
+    images = read_idx(images_file, shape=image_dims)
+    labels = read_idx(labels_file, shape=label_dims)
     if labels.size and labels.max() >= len(CLASS_NAMES):
         raise DatasetError(f"{labels_file}: label {int(labels.max())} is outside 0..9")
     X = images.reshape(images.shape[0], -1)  # (N, 784)
     return X, labels.astype(np.int64)
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read a (gzip'd or plain) IDX file of unsigned bytes into an array of its dimensions.
-
-    Checks the magic number, that the sizes are positive, and that the payload has exactly the
-    length the header promises; raises ``DatasetError`` naming the file otherwise.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found; run `{FETCH_COMMAND}`") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"{path}: corrupt or truncated gzip data ({exc}); delete it and "
-                           f"run `{FETCH_COMMAND}`") from None
-    if len(raw) < 4:
-        raise DatasetError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    if raw[0] != 0 or raw[1] != 0:
-        raise DatasetError(f"{path}: bad magic number {raw[:4].hex()} (an IDX file starts "
-                           "with two zero bytes)")
-    dtype_code, ndim = raw[2], raw[3]
-    if dtype_code != _UBYTE:
-        raise DatasetError(f"{path}: data type 0x{dtype_code:02x} is not unsigned byte (0x08)")
-    if not 1 <= ndim <= 4:
-        raise DatasetError(f"{path}: {ndim} dimensions is not a valid image or label file")
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise DatasetError(f"{path}: truncated header ({len(raw)} of {header_len} bytes)")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    if any(d == 0 for d in dims):
-        raise DatasetError(f"{path}: header declares an empty dimension {dims}")
-    expected = int(np.prod(dims))
-    got = len(raw) - header_len
-    if got != expected:
-        what = "truncated" if got < expected else "has trailing bytes"
-        raise DatasetError(f"{path}: {what}: header {dims} needs {expected} data bytes, "
-                           f"found {got}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims).copy()
-
-
-def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool = True) -> None:
-    """Write a uint8 array as an IDX file (gzip'd when ``compress``); used by tests and tools."""
-    array = np.asarray(array, dtype=np.uint8)
-    header = bytes([0, 0, _UBYTE, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
-    data = header + array.tobytes()
-    atomic_write_bytes(path, gzip.compress(data) if compress else data)
-
-
 # --- fetching ------------------------------------------------------------------------------
-def fetch(dest: str | os.PathLike | None = None, use_apt: bool = True,
-          mirror: str = MIRROR, log=print) -> Path:
+def fetch(
+    dest: str | os.PathLike | None = None, use_apt: bool = True, mirror: str = MIRROR, log=print
+) -> Path:
     """Make the four files available and return the directory holding them.
 
     With no ``dest``: through ``apt-get install dataset-fashion-mnist`` when this is Debian and
@@ -218,16 +190,22 @@ def download(url: str, path: Path, md5: str | None = None, timeout: float = 60.0
     # A connection cut mid-body raises http.client.IncompleteRead, which is not an OSError.
     except (OSError, ValueError, http.client.HTTPException) as exc:
         os.unlink(tmp)
-        raise DatasetError(f"{url}: download failed ({exc}); check the network or install "
-                           f"the Debian package {DEBIAN_PACKAGE}") from None
+        raise DatasetError(
+            f"{url}: download failed ({exc}); check the network or install "
+            f"the Debian package {DEBIAN_PACKAGE}"
+        ) from None
     except BaseException:  # Ctrl-C: still leave no partial file behind
         os.unlink(tmp)
         raise
 
 
 def _can_use_apt() -> bool:
-    return (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
-            and Path("/etc/debian_version").exists())
+    return (
+        hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and shutil.which("apt-get") is not None
+        and Path("/etc/debian_version").exists()
+    )
 
 
 def _apt_install() -> bool:
