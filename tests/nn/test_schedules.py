@@ -52,23 +52,27 @@ def test_cosine_annealing_values(min_lr):
 @pytest.mark.parametrize("make, match", [
     (lambda: StepDecay(step_size=0), "step_size"),
     (lambda: CosineAnnealing(total_epochs=0), "total_epochs"),
-    (lambda: get_schedule("cosine"), "unknown schedule 'cosine'"),
-    (lambda: get_schedule("linear"), "unknown schedule"),
+    (lambda: get_schedule("linear", 10), "unknown schedule 'linear'"),
 ])
 def test_bad_schedules_are_rejected(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
 
-@pytest.mark.parametrize("spec, cls", [("step", StepDecay), ("exponential", ExponentialDecay)])
+@pytest.mark.parametrize("spec, cls", [("step", StepDecay), ("exponential", ExponentialDecay),
+                                       ("cosine", CosineAnnealing)])
 def test_get_schedule_by_name(spec, cls):
-    assert type(get_schedule(spec)) is cls
+    assert type(get_schedule(spec, 7)) is cls
+
+
+def test_cosine_by_name_anneals_over_the_epochs_given():
+    assert get_schedule("cosine", 7).total_epochs == 7
 
 
 def test_get_schedule_passes_instances_and_none_through():
     s = CosineAnnealing(10)
-    assert get_schedule(s) is s
-    assert get_schedule(None) is None
+    assert get_schedule(s, 3) is s
+    assert get_schedule(None, 3) is None
 
 
 def test_base_schedule_is_abstract():

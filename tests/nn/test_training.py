@@ -5,6 +5,14 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from scratchnet.nn.callbacks import (
+    BestWeights,
+    Callback,
+    DivergenceGuard,
+    EarlyStopping,
+    StopWhen,
+    TrainingDiverged,
+)
 from scratchnet.nn.layers import Dense, Sigmoid
 from scratchnet.nn.losses import SoftmaxCrossEntropy
 from scratchnet.nn.network import Sequential
@@ -90,32 +98,122 @@ def test_run_epoch_does_not_copy_X():
     assert peak < X.nbytes / 8, f"peak {peak / 1e6:.1f} MB during an epoch over 4 MB"
 
 
-def test_should_stop_ends_the_epoch_after_a_batch():
+class _CountBatches(Callback):
+    """Counts batches and asks to stop once ``stop_after`` batches have run."""
+
+    def __init__(self, stop_after=None):
+        self.calls, self.stop_after = 0, stop_after
+
+    def on_batch_end(self, trainer):
+        self.calls += 1
+        return self.stop_after is not None and self.calls >= self.stop_after
+
+
+def test_a_stop_request_ends_the_epoch_after_a_batch_and_ends_fit():
     X, y = _problem()
     opt = SGD(lr=0.01)
-    calls = []
-    result = Trainer(_net(), opt).run_epoch(X, y, np.random.default_rng(0), batch_size=10,
-                                            on_batch=lambda: calls.append(1),
-                                            should_stop=lambda: len(calls) >= 2)
-    assert result.stopped and result.n_batches == 2
-    assert opt.t == 2 and len(calls) == 2
+    counter = _CountBatches(stop_after=2)
+    history = Trainer(_net(), opt).fit(X, y, np.random.default_rng(0), 5, batch_size=10,
+                                       callbacks=[counter])
+    assert history.n_epochs == 1 and opt.t == 2 and counter.calls == 2
 
 
-def test_should_stop_on_the_last_batch_completes_the_epoch():
+def test_a_stop_request_on_the_last_batch_completes_the_epoch_then_stops():
     X, y = _problem()
-    calls = []
-    result = Trainer(_net(), SGD(lr=0.01)).run_epoch(
-        X, y, np.random.default_rng(0), n_batches=3, on_batch=lambda: calls.append(1),
-        should_stop=lambda: len(calls) >= 3)
-    assert result.n_batches == 3 and not result.stopped
+    counter = _CountBatches(stop_after=3)
+    history = Trainer(_net(), SGD(lr=0.01)).fit(X, y, np.random.default_rng(0), 5, n_batches=3,
+                                                callbacks=[StopWhen(lambda: counter.calls >= 3),
+                                                           counter])
+    assert history.n_epochs == 1 and counter.calls == 3
 
 
-def test_on_batch_is_called_once_per_batch():
+def test_on_batch_end_is_called_once_per_batch():
     X, y = _problem()
-    calls = []
-    result = Trainer(_net(), SGD(lr=0.01)).run_epoch(X, y, np.random.default_rng(0),
-                                                     n_batches=7, on_batch=lambda: calls.append(1))
-    assert len(calls) == result.n_batches == 7
+    counter = _CountBatches()
+    history = Trainer(_net(), SGD(lr=0.01)).fit(X, y, np.random.default_rng(0), 2, n_batches=7,
+                                                callbacks=[counter])
+    assert counter.calls == 14 and history.n_epochs == 2
+
+
+def test_fit_records_one_entry_per_epoch_and_numbers_epochs_on():
+    X, y = _problem()
+    opt = SGD(lr=0.1, schedule=StepDecay(step_size=1, gamma=0.5))
+    trainer = Trainer(_net(), opt)
+    history = trainer.fit(X, y, np.random.default_rng(0), 2, batch_size=20,
+                          validation_data=(X[:30], y[:30]))
+    trainer.fit(X, y, np.random.default_rng(1), 1, batch_size=20, history=history)
+    assert history.n_epochs == 3 and history.lr == [0.1, 0.05, 0.025]
+    assert len(history.val_accuracy) == 2  # the third epoch had no validation data
+    assert all(len(v) == 3 for k, v in history.as_dict().items() if not k.startswith("val"))
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    X, y = _problem()
+
+    class _Flat(Callback):  # pins the validation score so it never improves after epoch 1
+        def on_epoch_end(self, trainer, history):
+            history.val_accuracy[-1] = 0.5
+            return False
+
+    history = Trainer(_net(), SGD(lr=0.01)).fit(
+        X, y, np.random.default_rng(0), 50, batch_size=50, validation_data=(X, y),
+        callbacks=[_Flat(), EarlyStopping(patience=3)])
+    assert history.n_epochs == 4
+
+
+def test_best_weights_are_put_back_at_the_end():
+    X, y = _problem()
+    net = _net()
+    seen = []
+
+    class _Record(Callback):
+        def on_epoch_end(self, trainer, history):
+            seen.append(trainer.net.state_dict())
+            history.val_accuracy[-1] = [0.1, 0.9, 0.2][history.n_epochs - 1]
+            return False
+
+    Trainer(net, SGD(lr=0.1)).fit(X, y, np.random.default_rng(0), 3, batch_size=50,
+                                  validation_data=(X, y), callbacks=[_Record(), BestWeights()])
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, seen[1][name])
+
+
+def test_divergence_stops_with_one_line_and_keeps_the_last_finite_weights():
+    X, y = _problem()
+    net = _net()
+    kept = []
+
+    class _Blowup(Callback):  # epoch 2's loss is pushed over the bound after its weights moved
+        def on_epoch_end(self, trainer, history):
+            if history.n_epochs == 1:
+                kept.append(trainer.net.state_dict())
+            else:
+                history.loss[-1] = float("nan")
+            return False
+
+    with pytest.raises(TrainingDiverged, match="epoch 2 .*kept the weights of epoch 1"):
+        Trainer(net, SGD(lr=0.1)).fit(X, y, np.random.default_rng(0), 5, batch_size=50,
+                                      callbacks=[_Blowup(), DivergenceGuard(n_classes=3)])
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, kept[0][name])
+
+
+def test_an_exploding_loss_counts_as_divergence():
+    X, y = _problem()
+    with pytest.raises(TrainingDiverged, match="no epoch finished"):
+        Trainer(_net(), SGD(lr=1e6)).fit(X * 1e3, y, np.random.default_rng(0), 3, batch_size=50,
+                                         callbacks=[DivergenceGuard(n_classes=3)])
+
+
+def test_clip_norm_bounds_the_step():
+    X, y = _problem()
+    net = _net()
+    before = net.state_dict()
+    Trainer(net, SGD(lr=1.0), clip_norm=1e-3).fit(X, y, np.random.default_rng(0), 1,
+                                                  n_batches=1)
+    moved = np.sqrt(sum(float(np.sum((net.state_dict()[k] - v) ** 2))
+                        for k, v in before.items()))
+    assert moved <= 1e-3 * (1 + 1e-5)
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])

@@ -16,6 +16,7 @@ from scratchnet.app.presets import get_preset
 from scratchnet.estimator.classifier import NNClassifier
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
+from scratchnet.nn.callbacks import StopWhen
 
 
 def split_validation(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -48,7 +49,7 @@ def train_preset(preset: str = "mlp", epochs: int | None = None, seed: int = 0,
     start = time.perf_counter()
     clf.fit(scaler.transform(X[train_idx]), y[train_idx],
             validation_data=(scaler.transform(X[val_idx]), y[val_idx]),
-            should_stop=should_stop)
+            callbacks=[StopWhen(should_stop)] if should_stop is not None else ())
     seconds = time.perf_counter() - start
     test_acc = float(clf.score(scaler.transform(X_test), y_test))
     train_acc = float(clf.score(scaler.transform(X[train_idx]), y[train_idx]))

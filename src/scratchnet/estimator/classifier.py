@@ -1,4 +1,4 @@
-"""``NNClassifier``: the scikit-learn face of the network and its training loop.
+"""``NNClassifier``: the scikit-learn face of the network.
 
 It accepts the tutorial's call unchanged::
 
@@ -11,32 +11,34 @@ summed over the batch and the penalty's gradient is added once per batch. Where 
 choices that hurt (no biases, a sigmoid output with squared-ish error, uniform(-1, 1) weights that
 saturate the hidden units) this network uses biases, a softmax output with cross-entropy, and a
 scaled (Glorot/He) start.
+
+The estimator validates, encodes labels, builds the network and hands the epochs to
+:meth:`scratchnet.nn.training.Trainer.fit`; divergence, best weights, early stopping and the
+progress bar are callbacks there.
 """
 
 from __future__ import annotations
 
-import time
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from scratchnet.nn.functional import cross_entropy_from_logits, softmax
-from scratchnet.nn.layers import Dense, Dropout
-from scratchnet.nn.layers.activations import get_activation
+from scratchnet.estimator.params import validate_params
+from scratchnet.estimator.splits import stratified_split
+from scratchnet.nn import architectures
+from scratchnet.nn.callbacks import BestWeights, DivergenceGuard, EarlyStopping, TrainingDiverged
+from scratchnet.nn.functional import softmax
 from scratchnet.nn.network import Sequential
 from scratchnet.nn.optimizers import make_optimizer
-from scratchnet.nn.schedules import CosineAnnealing, get_schedule
-from scratchnet.nn.training import Trainer
-
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+from scratchnet.nn.schedules import get_schedule
+from scratchnet.nn.training import History, Trainer, batch_slices
 
 
 class NNClassifier(ClassifierMixin, BaseEstimator):
-    """Multi-layer perceptron classifier trained by mini-batch backpropagation.
+    """Multi-layer perceptron (or small CNN) classifier trained by mini-batch backpropagation.
 
     Parameters
     ----------
@@ -57,10 +59,15 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         Mini-batches per epoch (the tutorial's way to size them); ignored when ``batch_size``
         is set.
     random_seed : int, optional
+        The tutorial's name for ``random_state``; give one or the other (equal if both).
+    random_state : int, numpy Generator or RandomState, optional
         Seed of the single ``np.random.Generator`` behind weights, shuffling, dropout and the
-        validation split; the same seed gives identical weights.
+        validation split. The same seed gives identical weights on the same machine with the
+        same number of BLAS threads (threads split sums differently).
     activation : {"sigmoid", "relu", "tanh"}, default="sigmoid"
+        One of :data:`scratchnet.nn.layers.activations.ACTIVATIONS`.
     optimizer : {"sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"}, default="sgd"
+        One of :data:`scratchnet.nn.optimizers.OPTIMIZERS`.
     batch_size : int, optional
         Samples per mini-batch; wins over ``n_batches``.
     shuffle : bool, default=True
@@ -78,7 +85,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         a schedule that anneals the learning rate to the end the last weights are the intended
         result, and the best of a few close validation scores is mostly noise.
     lr_schedule : {None, "step", "exponential", "cosine"}, default=None
-        Per-epoch learning-rate schedule (cosine anneals to 0 over ``epochs``).
+        Per-epoch learning-rate schedule from :data:`scratchnet.nn.schedules.SCHEDULES`
+        (cosine anneals to 0 over ``epochs``).
     architecture : {"mlp", "cnn"}, default="mlp"
         "mlp" stacks Dense layers as ``n_hidden_units`` says; "cnn" is the convolutional network
         of :func:`scratchnet.nn.architectures.cnn` for square gray images given as rows of pixels
@@ -88,9 +96,11 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         (:mod:`scratchnet.nn.augment`); needs square images as rows.
     weight_decay : float, default=0.0
         Decoupled weight decay ``p -= learning_rate * weight_decay * p`` in every optimizer step.
-    init : {"auto", "uniform", "glorot", "he"}, default="auto"
-        Weight initialiser; "auto" is Glorot for sigmoid/tanh and He for ReLU. "uniform" is the
-        tutorial's U(-1, 1).
+    clip_norm : float, optional
+        Rescale each batch's gradient to at most this global L2 norm.
+    init : {"auto", "uniform", "glorot", "xavier", "he", "he_uniform"}, default="auto"
+        Weight initialiser from :data:`scratchnet.nn.initializers.INITIALIZERS`; "auto" is
+        Glorot for sigmoid/tanh and He for ReLU. "uniform" is the tutorial's U(-1, 1).
     dtype : {"float32", "float64"}, default="float32"
         Precision of the weights and of all arithmetic.
     verbose : bool, default=False
@@ -111,43 +121,32 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
     history_ : dict of lists
         ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``seconds`` per epoch.
     best_validation_score_ : float or None
-    """
 
-    _parameter_constraints: dict = {
-        "n_classes": [Interval(Integral, 2, None, closed="left"), None],
-        "n_features": [Interval(Integral, 1, None, closed="left"), None],
-        "n_hidden_units": [Interval(Integral, 1, None, closed="left"), tuple, list],
-        "l2": [Interval(Real, 0, None, closed="left")],
-        "l1": [Interval(Real, 0, None, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "n_batches": [Interval(Integral, 1, None, closed="left")],
-        "random_seed": ["random_state"],
-        "activation": [StrOptions({"sigmoid", "relu", "tanh"})],
-        "optimizer": [StrOptions(set(OPTIMIZERS))],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "shuffle": ["boolean"],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "restore_best_weights": ["boolean"],
-        "lr_schedule": [StrOptions({"step", "exponential", "cosine"}), None],
-        "architecture": [StrOptions({"mlp", "cnn"})],
-        "augment": ["boolean"],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "init": [StrOptions({"auto", "uniform", "glorot", "xavier", "he", "he_uniform"})],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "verbose": ["verbose"],
-    }
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    network_ : Sequential
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Mean cross-entropy per training sample, per epoch (scikit-learn's name).
+    error_ : list of float
+        The tutorial's per-epoch training error: the summed cost of the epoch's mini-batches
+        (cross-entropy summed over samples plus the penalty of each batch).
+    history_ : dict of lists
+        ``loss``, ``accuracy``, ``cost``, ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``
+        per epoch (:class:`scratchnet.nn.training.History`).
+    best_validation_score_ : float or None
+    """
 
     def __init__(self, n_classes=None, n_features=None, n_hidden_units=50, l2=0.0, l1=0.0,
                  epochs=100, learning_rate=0.001, n_batches=25, random_seed=None,
                  activation="sigmoid", optimizer="sgd", batch_size=None, shuffle=True,
                  dropout=0.0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, restore_best_weights=True, lr_schedule=None,
-                 architecture="mlp", augment=False, weight_decay=0.0, init="auto",
-                 dtype="float32", verbose=False):
+                 architecture="mlp", augment=False, weight_decay=0.0, clip_norm=None,
+                 init="auto", dtype="float32", verbose=False, random_state=None):
         self.n_classes = n_classes
         self.n_features = n_features
         self.n_hidden_units = n_hidden_units
@@ -170,45 +169,45 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.architecture = architecture
         self.augment = augment
         self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
         self.init = init
         self.dtype = dtype
         self.verbose = verbose
+        self.random_state = random_state
 
     # --- building ---------------------------------------------------------------------------
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        h = self.n_hidden_units
-        sizes = (h,) if isinstance(h, Integral) else tuple(h)
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
-            raise ValueError(f"n_hidden_units must be a positive int or a tuple of them, got {h!r}")
-        return tuple(int(s) for s in sizes)
+    def _rng(self) -> np.random.Generator:
+        seed, state = self.random_seed, self.random_state
+        if seed is not None and state is not None and not (
+                isinstance(seed, Integral) and isinstance(state, Integral) and seed == state):
+            raise ValueError(f"NNClassifier: random_seed={seed!r} and random_state={state!r} "
+                             "disagree; random_seed is the tutorial's name for random_state, "
+                             "so give one of them")
+        seed = state if state is not None else seed
+        if isinstance(seed, np.random.RandomState):  # scikit-learn's legacy generator
+            seed = int(seed.randint(np.iinfo(np.int32).max))
+        return np.random.default_rng(seed)
 
     def _build_network(self, n_in: int, n_out: int, rng: np.random.Generator) -> Sequential:
         dtype = np.dtype(self.dtype)
         if self.architecture == "cnn":
-            from scratchnet.nn.architectures import cnn
-
             side = _square_side(n_in, "architecture='cnn'")
-            return Sequential(cnn(n_out, rng=rng, dtype=dtype, image_shape=(1, side, side),
-                                  dropout=self.dropout)).flatten()
-        init = self.init
-        if init == "auto":
-            init = "he" if self.activation == "relu" else "glorot"
-        layers = []
-        for width in self._hidden_sizes():
-            layers.append(Dense(n_in, width, init=init, rng=rng, dtype=dtype))
-            layers.append(get_activation(self.activation))
-            if self.dropout:
-                layers.append(Dropout(self.dropout, rng=rng))
-            n_in = width
-        # The output layer feeds a softmax: Glorot keeps its logits small at the start.
-        out_init = "uniform" if init == "uniform" else "glorot"
-        layers.append(Dense(n_in, n_out, init=out_init, rng=rng, dtype=dtype))
+            layers = architectures.cnn(n_out, rng=rng, dtype=dtype, image_shape=(1, side, side),
+                                       dropout=self.dropout)
+        else:
+            h = self.n_hidden_units
+            init = self.init
+            if init == "auto":
+                init = "he" if self.activation == "relu" else "glorot"
+            layers = architectures.mlp(
+                n_in, n_out, hidden=(h,) if isinstance(h, Integral) else tuple(h),
+                activation=self.activation, dropout=self.dropout, init=init, rng=rng,
+                dtype=dtype)
         return Sequential(layers).flatten()
 
     def _make_trainer(self) -> Trainer:
-        schedule = get_schedule(self.lr_schedule) if self.lr_schedule != "cosine" else \
-            CosineAnnealing(self.epochs)
-        optimizer = make_optimizer(self.optimizer, self.learning_rate, schedule=schedule,
+        optimizer = make_optimizer(self.optimizer, self.learning_rate,
+                                   schedule=get_schedule(self.lr_schedule, self.epochs),
                                    weight_decay=self.weight_decay)
         augment = None
         if self.augment:
@@ -218,7 +217,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             # One pixel: in a short training budget, wider shifts slow learning more than they
             # help generalisation (measured on Fashion-MNIST).
             augment = shift_flip(max_shift=1, image_shape=(side, side))
-        return Trainer(self.network_, optimizer, l1=self.l1, l2=self.l2, augment=augment)
+        return Trainer(self.network_, optimizer, l1=self.l1, l2=self.l2, augment=augment,
+                       clip_norm=self.clip_norm)
 
     # --- validation -------------------------------------------------------------------------
     def _validate_training_data(self, X, y, reset: bool):
@@ -246,17 +246,18 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y contains labels not in classes_: {unknown[:5]!r}")
         return idx.astype(np.int64)
 
-    def _initialise(self, n_features: int, rng: np.random.Generator) -> None:
-        self.network_ = self._build_network(n_features, self.classes_.shape[0], rng)
+    def _initialise(self, classes: np.ndarray, n_features: int) -> None:
+        self._check_classes(classes)
+        self.classes_ = classes
+        self._random = self._rng()
+        self.network_ = self._build_network(n_features, classes.shape[0], self._random)
         self._trainer = self._make_trainer()
-        self.n_iter_ = 0
-        self.loss_curve_, self.error_ = [], []
-        self.history_ = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
-                         "seconds": []}
+        self._history = History()
         self.best_validation_score_ = None
+        self._sync_history()
 
     # --- fitting ----------------------------------------------------------------------------
-    def fit(self, X, y, *, validation_data=None, should_stop=None):
+    def fit(self, X, y, *, validation_data=None, callbacks=()):
         """Train from scratch for ``epochs`` epochs (fewer with early stopping).
 
         Parameters
@@ -268,27 +269,24 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             a held-out split. Whenever there is validation data, the weights of the epoch with
             the best validation accuracy are the ones kept, unless ``restore_best_weights`` is
             False.
-        should_stop : callable, optional
-            Checked after every batch; when it returns True training ends after that batch
-            (used by the CLI for Ctrl-C). The weights kept follow ``restore_best_weights``.
+        callbacks : sequence of :class:`scratchnet.nn.callbacks.Callback`, optional
+            Asked after every batch and epoch, after the estimator's own (e.g.
+            ``StopWhen(flag)`` for Ctrl-C).
         """
-        self._validate_params()
+        validate_params(self.get_params())
         X, y = self._validate_training_data(X, y, reset=True)
         classes, y_enc = np.unique(y, return_inverse=True)
-        self._check_classes(classes)
-        self.classes_ = classes
-        rng = np.random.default_rng(self.random_seed)
-        self._rng = rng
-        self._initialise(X.shape[1], rng)
-
-        X_val = y_val = None
+        self._initialise(classes, X.shape[1])
+        validation = None
         if validation_data is not None:
             X_val = np.asarray(validate_data(self, validation_data[0], reset=False),
                                dtype=self.dtype)
-            y_val = self._encode(column_or_1d(validation_data[1]))
+            validation = (X_val, self._encode(column_or_1d(validation_data[1])))
         elif self.early_stopping:
-            X, y_enc, X_val, y_val = _stratified_split(X, y_enc, self.validation_fraction, rng)
-        self._run_epochs(X, y_enc, X_val, y_val, self.epochs, should_stop)
+            X, y_enc, X_val, y_val = stratified_split(X, y_enc, self.validation_fraction,
+                                                      self._random)
+            validation = (X_val, y_val)
+        self._train(X, y_enc, validation, self.epochs, callbacks)
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -299,68 +297,54 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         """
         first = not hasattr(self, "classes_")
         if first:
-            self._validate_params()
+            validate_params(self.get_params())
         X, y = self._validate_training_data(X, y, reset=first)
         if first:
-            all_classes = np.unique(y if classes is None else column_or_1d(classes))
-            self._check_classes(all_classes)
-            self.classes_ = all_classes
-            self._rng = np.random.default_rng(self.random_seed)
-            self._initialise(X.shape[1], self._rng)
+            self._initialise(np.unique(y if classes is None else column_or_1d(classes)),
+                             X.shape[1])
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                              f"{self.classes_!r}")
-        self._run_epochs(X, self._encode(y), None, None, 1, None)
+        self._train(X, self._encode(y), None, 1, ())
         return self
 
-    def _run_epochs(self, X, y, X_val, y_val, epochs, should_stop) -> None:
-        trainer = self._trainer
-        slices = None if self.batch_size else self.n_batches
-        n_steps = -(-X.shape[0] // self.batch_size) if self.batch_size else \
-            min(self.n_batches, X.shape[0])
-        bar = _progress_bar(epochs * n_steps) if self.verbose else None
-        best_score, best_state, stale = -np.inf, None, 0
+    def _train(self, X, y, validation, epochs: int, extra_callbacks) -> None:
+        guard = DivergenceGuard(self.classes_.shape[0])
+        callbacks = [guard]
+        best = None
+        if validation is not None:
+            best = BestWeights(restore=self.restore_best_weights)
+            callbacks.append(best)
+            if self.early_stopping:
+                callbacks.append(EarlyStopping(self.n_iter_no_change))
+        if self.verbose:
+            from scratchnet.estimator.progress import ProgressBar
+
+            steps = len(batch_slices(X.shape[0], self.n_batches, self.batch_size))
+            callbacks.append(ProgressBar(epochs * steps))
+        nothing_to_keep = False
         try:
-            for _ in range(epochs):
-                start = time.perf_counter()
-                result = trainer.run_epoch(
-                    X, y, self._rng, n_batches=slices, batch_size=self.batch_size,
-                    shuffle=self.shuffle, epoch=self.n_iter_,
-                    on_batch=bar.update if bar is not None else None, should_stop=should_stop)
-                self.n_iter_ += 1
-                self.loss_curve_.append(result.mean_loss)
-                self.error_.append(result.total_cost)
-                self.history_["loss"].append(result.mean_loss)
-                self.history_["accuracy"].append(result.accuracy)
-                if X_val is not None:
-                    val_loss, val_acc = self._evaluate_encoded(X_val, y_val)
-                    self.history_["val_loss"].append(val_loss)
-                    self.history_["val_accuracy"].append(val_acc)
-                self.history_["seconds"].append(time.perf_counter() - start)
-                if bar is not None:
-                    bar.set_postfix(_postfix(self.history_), refresh=False)
-                if not np.isfinite(result.mean_loss):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {self.n_iter_} (loss is {result.mean_loss});"
-                        " lower learning_rate")
-                if X_val is not None:
-                    score = self.history_["val_accuracy"][-1]
-                    if score > best_score:
-                        best_score, stale = score, 0
-                        if self.restore_best_weights:  # a copy of every weight, kept only if used
-                            best_state = self.network_.state_dict()
-                    else:
-                        stale += 1
-                    self.best_validation_score_ = float(best_score)
-                    if self.early_stopping and stale >= self.n_iter_no_change:
-                        break
-                if result.stopped or (should_stop is not None and should_stop()):
-                    break
+            self._trainer.fit(X, y, self._random, epochs, n_batches=self.n_batches,
+                              batch_size=self.batch_size, shuffle=self.shuffle,
+                              validation_data=validation, history=self._history,
+                              callbacks=[*callbacks, *extra_callbacks])
+        except TrainingDiverged:
+            nothing_to_keep = guard.good is None
+            raise
         finally:
-            if bar is not None:
-                bar.close()
-        if best_state is not None:
-            self.network_.load_state_dict(best_state)
+            if nothing_to_keep:  # no epoch ended with finite weights: leave it unfitted
+                for name in [k for k in vars(self) if k.endswith("_")]:
+                    delattr(self, name)
+            else:
+                self._sync_history()
+                if best is not None and np.isfinite(best.best_score):
+                    self.best_validation_score_ = float(best.best_score)
+
+    def _sync_history(self) -> None:
+        h = self._history
+        self.n_iter_ = h.n_epochs
+        self.loss_curve_, self.error_ = list(h.loss), list(h.cost)
+        self.history_ = h.as_dict()
 
     # --- inference --------------------------------------------------------------------------
     def _logits(self, X) -> np.ndarray:
@@ -384,13 +368,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         """Activations of the last hidden layer, ndarray of shape (n_samples, n_hidden_last)."""
         check_is_fitted(self)
         X = np.asarray(validate_data(self, X, reset=False), dtype=self.dtype)
-        return Sequential(self.network_.layers[:-1]).predict(X) if len(
-            self.network_.layers) > 1 else X
-
-    def _evaluate_encoded(self, X, y_enc) -> tuple[float, float]:
-        logits = self.network_.predict(X).astype(np.float64)
-        loss = float(cross_entropy_from_logits(logits, y_enc).mean())
-        return loss, float(np.mean(logits.argmax(axis=1) == y_enc))
+        return self.network_.hidden_representation(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -405,34 +383,3 @@ def _square_side(n_features: int, what: str) -> int:
         raise ValueError(f"{what} needs square images given as rows of pixels; "
                          f"{n_features} features is not a square number")
     return side
-
-
-def _stratified_split(X, y, fraction: float, rng: np.random.Generator):
-    """Hold out ``fraction`` of each class (at least one sample of it when it has two)."""
-    val_idx = []
-    for c in np.unique(y):
-        members = np.flatnonzero(y == c)
-        k = int(round(fraction * members.shape[0]))
-        k = min(max(k, 1 if members.shape[0] > 1 else 0), members.shape[0] - 1)
-        val_idx.append(rng.choice(members, size=k, replace=False))
-    val = np.concatenate(val_idx) if val_idx else np.array([], dtype=int)
-    if val.shape[0] == 0:
-        raise ValueError("early_stopping needs enough samples to hold out a validation set; "
-                         "raise validation_fraction or pass more data")
-    mask = np.ones(X.shape[0], dtype=bool)
-    mask[val] = False
-    return X[mask], y[mask], X[val], y[val]
-
-
-def _progress_bar(total: int):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="batch", dynamic_ncols=True, leave=True)
-
-
-def _postfix(history: dict) -> dict:
-    out = {"epoch": len(history["loss"]), "loss": f"{history['loss'][-1]:.4f}",
-           "acc": f"{history['accuracy'][-1]:.4f}"}
-    if history["val_accuracy"]:
-        out["val_acc"] = f"{history['val_accuracy'][-1]:.4f}"
-    return out

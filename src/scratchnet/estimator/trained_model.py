@@ -44,9 +44,5 @@ class TrainedModel:
         return self.logits(X).argmax(axis=1)
 
     def hidden_representation(self, X: np.ndarray) -> np.ndarray:
-        """Output of the layer before the last Dense (the last hidden activations)."""
-        layers = self.network.layers
-        cut = max(i for i, layer in enumerate(layers) if type(layer).__name__ == "Dense")
-        body = Sequential(layers[:cut], input_grad=True)
-        out = body.predict(self.preprocess(X))
-        return out.reshape(out.shape[0], -1)
+        """The last hidden activations of raw pixels ``X``, ndarray of shape (n_samples, H)."""
+        return self.network.hidden_representation(self.preprocess(X))

@@ -17,6 +17,35 @@ from scratchnet.nn.layers import (
     ReLU,
     Reshape,
 )
+from scratchnet.nn.layers.activations import get_activation
+
+#: The estimator's ``architecture`` choices.
+ARCHITECTURES = ("mlp", "cnn")
+
+
+def mlp(n_features: int, n_classes: int, hidden: tuple[int, ...] = (50,),
+        activation: str = "sigmoid", dropout: float = 0.0, init: str = "glorot",
+        rng: np.random.Generator | None = None, dtype=np.float32) -> list[Layer]:
+    """A multi-layer perceptron::
+
+        [Dense(width) -> activation -> Dropout] per entry of ``hidden`` -> Dense(n_classes)
+
+    The hidden layers start with ``init``; the output layer, which feeds a softmax, with
+    Glorot (or the tutorial's U(-1, 1) when ``init="uniform"``), so its logits start small.
+    ``hidden=()`` gives a linear softmax classifier.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    layers: list[Layer] = []
+    n_in = int(n_features)
+    for width in hidden:
+        layers.append(Dense(n_in, width, init=init, rng=rng, dtype=dtype))
+        layers.append(get_activation(activation))
+        if dropout:
+            layers.append(Dropout(dropout, rng=rng))
+        n_in = width
+    out_init = "uniform" if init == "uniform" else "glorot"
+    layers.append(Dense(n_in, n_classes, init=out_init, rng=rng, dtype=dtype))
+    return layers
 
 
 def cnn(n_classes: int = 10, rng: np.random.Generator | None = None, dtype=np.float32,

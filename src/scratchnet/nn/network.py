@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from scratchnet.nn.layers import Layer, layer_from_config
-from scratchnet.nn.layers.activations import _Activation
+from scratchnet.nn.layers.activations import Activation
 
 
 class Sequential:
@@ -37,7 +37,7 @@ class Sequential:
             if with_params:
                 self.layers[self._first].needs_input_grad = False
         for prev, layer in zip(self.layers, self.layers[1:], strict=False):
-            if isinstance(layer, _Activation) and prev.fresh_output:
+            if isinstance(layer, Activation) and prev.fresh_output:
                 layer.inplace = True  # nobody else holds prev's output
 
     # --- passes -----------------------------------------------------------------------------
@@ -57,6 +57,21 @@ class Sequential:
             return self.forward(x)
         return np.concatenate([self.forward(x[i:i + batch_size])
                                for i in range(0, x.shape[0], batch_size)])
+
+    def hidden_representation(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Output of every layer but the last, one row per sample, in inference mode: the last
+        hidden activations of an MLP or a CNN, as the report's t-SNE maps show them.
+
+        Runs the layers directly instead of building a sub-network, which would reset the
+        layers' ``needs_input_grad`` flags of this one.
+        """
+        chunks = []
+        for i in range(0, x.shape[0], batch_size):
+            h = x[i:i + batch_size]
+            for layer in self.layers[:-1]:
+                h = layer.forward(h)
+            chunks.append(h.reshape(h.shape[0], -1))  # (n, H)
+        return np.concatenate(chunks) if chunks else x.reshape(x.shape[0], -1)
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)

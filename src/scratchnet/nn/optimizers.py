@@ -8,41 +8,25 @@ every rule runs as a handful of whole-array operations, which is what makes it f
 Every update is written with ``out=`` into per-parameter scratch space: no array is allocated
 per step. Each ``v = a * x + b * v`` is one :func:`scratchnet.nn.blas.axpby` call, a single pass
 over memory on NumPy's own BLAS where NumPy needs two or three; decoupled weight decay rides on
-the last one (``p = decay * p - lr * step``). With ``threads=2`` a large parameter is cut in
-halves updated by two threads at once (NumPy releases the GIL inside its element-wise loops).
-It is off by default: measured inside training, OpenBLAS's worker threads still spin on the
-other core after each product, and the split step was slower (Adam 0.41-0.52 s against
-0.29-0.38 s per MLP epoch). References are in each class.
+the last one (``p = decay * p - lr * step``). The update runs on one thread: splitting it over
+two was measured slower inside training, since OpenBLAS's worker threads still spin on the other
+core after each product (Adam 0.41-0.52 s against 0.29-0.38 s per MLP epoch), so that option was
+removed. References are in each class.
+
+``OPTIMIZERS`` maps the estimator's names to constructors; it is the one list of choices the
+estimator's parameter check and the CLI read.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from scratchnet.nn.blas import axpby
-from scratchnet.nn.schedules import Schedule, get_schedule
-
-# Below this many values a second thread costs more to wake than it saves.
-_SPLIT_MIN_SIZE = 1 << 16
-_pool: ThreadPoolExecutor | None = None
-
-
-def _helper_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scratchnet-opt")
-    return _pool
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+from scratchnet.nn.schedules import Schedule
 
 
 class Optimizer:
@@ -50,13 +34,10 @@ class Optimizer:
     ``weight_decay`` (``p -= lr * weight_decay * p`` before the rule, as in AdamW; since no rule
     reads ``p``, it is applied in the rule's last pass), the step count ``t`` and per-parameter
     ``state``.
-
-    ``threads`` (default 1, at most 2) is how many threads share the update of a large
-    parameter.
     """
 
     def __init__(self, lr: float, weight_decay: float = 0.0,
-                 schedule: Schedule | str | None = None, threads: int | None = None) -> None:
+                 schedule: Schedule | None = None) -> None:
         if lr <= 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         if weight_decay < 0:
@@ -64,8 +45,10 @@ class Optimizer:
         self.base_lr = float(lr)
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
-        self.schedule = get_schedule(schedule)
-        self.threads = 1 if threads is None else max(1, min(int(threads), 2, _usable_cpus()))
+        if schedule is not None and not callable(schedule):
+            raise ValueError(f"schedule must be a Schedule or None, got {schedule!r}; build one "
+                             "by name with scratchnet.nn.schedules.get_schedule(name, epochs)")
+        self.schedule = schedule
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
@@ -79,26 +62,9 @@ class Optimizer:
         if not self.state:
             self.state = [self.init_state(p) for p, _ in pairs]
         self.t += 1
+        decay = 1.0 - self.lr * self.weight_decay
         for (p, g), state in zip(pairs, self.state, strict=True):
-            if self.threads > 1 and p.size >= _SPLIT_MIN_SIZE and p.flags.c_contiguous \
-                    and g.flags.c_contiguous:
-                self._step_in_halves(p, g, state)
-            else:
-                self._step_one(p, g, state)
-
-    def _step_one(self, p, g, state) -> None:
-        self.update(p, g, state, 1.0 - self.lr * self.weight_decay)
-
-    def _step_in_halves(self, p, g, state) -> None:
-        # Element-wise rules treat every entry alone, so any split gives the same result.
-        half = p.size // 2
-        flat = [a.reshape(-1) for a in (p, g)]
-        st = {k: v.reshape(-1) for k, v in state.items()}
-        first = (flat[0][:half], flat[1][:half], {k: v[:half] for k, v in st.items()})
-        second = (flat[0][half:], flat[1][half:], {k: v[half:] for k, v in st.items()})
-        job = _helper_pool().submit(self._step_one, *second)
-        self._step_one(*first)
-        job.result()
+            self.update(p, g, state, decay)
 
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {"tmp": np.empty_like(p)}
@@ -122,8 +88,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, schedule=None, threads: int | None = None) -> None:
-        super().__init__(lr, weight_decay, schedule, threads)
+                 weight_decay: float = 0.0, schedule=None) -> None:
+        super().__init__(lr, weight_decay, schedule)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
@@ -167,9 +133,8 @@ class Adam(Optimizer):
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, schedule=None,
-                 threads: int | None = None) -> None:
-        super().__init__(lr, weight_decay, schedule, threads)
+                 eps: float = 1e-8, weight_decay: float = 0.0, schedule=None) -> None:
+        super().__init__(lr, weight_decay, schedule)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
     def init_state(self, p):
@@ -198,8 +163,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
-                 weight_decay: float = 0.0, schedule=None, threads: int | None = None) -> None:
-        super().__init__(lr, weight_decay, schedule, threads)
+                 weight_decay: float = 0.0, schedule=None) -> None:
+        super().__init__(lr, weight_decay, schedule)
         self.rho, self.eps = float(rho), float(eps)
 
     def init_state(self, p):
@@ -223,8 +188,8 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
-                 schedule=None, threads: int | None = None) -> None:
-        super().__init__(lr, weight_decay, schedule, threads)
+                 schedule=None) -> None:
+        super().__init__(lr, weight_decay, schedule)
         self.eps = float(eps)
 
     def init_state(self, p):
@@ -240,22 +205,23 @@ class Adagrad(Optimizer):
         axpby(-self.lr, tmp, decay, p, scratch=tmp)
 
 
+#: The estimator's optimizer names and how each is built from ``(lr, **kwargs)``.
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": SGD,
+    "momentum": partial(SGD, momentum=0.9),
+    "nesterov": partial(SGD, momentum=0.9, nesterov=True),
+    "adam": Adam,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+}
+
+
 def make_optimizer(name: str, lr: float, **kwargs) -> Optimizer:
-    """Build an optimizer by the estimator's names: ``"sgd"``, ``"momentum"`` (SGD with momentum
-    0.9), ``"nesterov"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"``."""
-    if name == "sgd":
-        return SGD(lr, **kwargs)
-    if name == "momentum":
-        return SGD(lr, momentum=0.9, **kwargs)
-    if name == "nesterov":
-        return SGD(lr, momentum=0.9, nesterov=True, **kwargs)
-    if name == "adam":
-        return Adam(lr, **kwargs)
-    if name == "rmsprop":
-        return RMSprop(lr, **kwargs)
-    if name == "adagrad":
-        return Adagrad(lr, **kwargs)
-    raise ValueError(
-        f"unknown optimizer {name!r}; choose one of "
-        "'sgd', 'momentum', 'nesterov', 'adam', 'rmsprop', 'adagrad'"
-    )
+    """Build an optimizer by one of the names in ``OPTIMIZERS`` (``"momentum"`` is SGD with
+    momentum 0.9, ``"nesterov"`` the same with Nesterov's correction)."""
+    try:
+        factory = OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}") \
+            from None
+    return factory(lr, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
 class Schedule:
@@ -50,16 +51,22 @@ class CosineAnnealing(Schedule):
         return self.min_lr + (base_lr - self.min_lr) * cos
 
 
-def get_schedule(schedule) -> Schedule | None:
-    """Accept ``None``, a :class:`Schedule`, or a name with defaults (``"step"``,
-    ``"exponential"``); cosine needs its length, so it is built as ``CosineAnnealing(n)``."""
-    if schedule is None or isinstance(schedule, Schedule):
-        return schedule
-    if schedule == "step":
-        return StepDecay()
-    if schedule == "exponential":
-        return ExponentialDecay()
-    raise ValueError(
-        f"unknown schedule {schedule!r}; use 'step', 'exponential' or a Schedule instance "
-        "such as CosineAnnealing(total_epochs)"
-    )
+#: The estimator's schedule names; each is built from the number of epochs it will run.
+SCHEDULES: dict[str, Callable[[int], Schedule]] = {
+    "step": lambda epochs: StepDecay(),
+    "exponential": lambda epochs: ExponentialDecay(),
+    "cosine": CosineAnnealing,
+}
+
+
+def get_schedule(name: str | Schedule | None, epochs: int) -> Schedule | None:
+    """Build the schedule ``name`` (one of ``SCHEDULES``) for a run of ``epochs`` epochs;
+    ``None`` and :class:`Schedule` instances pass through."""
+    if name is None or isinstance(name, Schedule):
+        return name
+    try:
+        factory = SCHEDULES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}, None, "
+                         "or a Schedule instance") from None
+    return factory(epochs)

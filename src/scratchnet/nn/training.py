@@ -1,17 +1,23 @@
-"""The training loop: mini-batches from a shuffled index into preallocated buffers, one epoch at a
-time, with L1/L2 penalties, optional augmentation and a stop flag checked after every batch.
+"""The training loop: :meth:`Trainer.fit` runs epochs, records a :class:`History` and asks its
+callbacks (:mod:`scratchnet.nn.callbacks`) whether to stop; :meth:`Trainer.run_epoch` runs one
+pass of mini-batches with L1/L2 penalties, optional gradient clipping and augmentation.
 
 Nothing here copies the dataset: an epoch permutes an index vector, and each batch is gathered
-with ``np.take(..., out=buffer)`` into the same two arrays.
+with ``np.take(..., out=buffer)`` into the same two arrays. How a dataset is cut into batches
+(``batch_size`` wins over ``n_batches``) is decided once, in :func:`batch_slices`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from scratchnet.nn.callbacks import Callback
+from scratchnet.nn.functional import cross_entropy_from_logits
 from scratchnet.nn.losses import SoftmaxCrossEntropy
 from scratchnet.nn.network import Sequential
 from scratchnet.nn.optimizers import Optimizer
@@ -28,6 +34,32 @@ class EpochResult:
     accuracy: float
     n_batches: int
     stopped: bool = False
+
+
+@dataclass
+class History:
+    """Per-epoch records of a training run, one entry per epoch in every list (the validation
+    lists stay empty without validation data).
+
+    ``loss`` is the mean cross-entropy per sample (scikit-learn's ``loss_curve_``), ``cost`` the
+    tutorial's summed cost of the epoch's batches (its ``error_``), ``lr`` the learning rate the
+    epoch used and ``seconds`` its wall time, validation included.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.loss)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in vars(self).items()}
 
 
 def batch_slices(n_samples: int, n_batches: int | None, batch_size: int | None) -> list[slice]:
@@ -58,18 +90,26 @@ class Trainer:
         ``l2 * W`` are added once per mini-batch, as in the tutorial.
     augment : callable ``(batch, rng) -> None``, optional
         Modifies a batch of inputs in place (random shifts, flips).
+    clip_norm : float, optional
+        Rescale the gradient (penalties included) to this global L2 norm when it is longer:
+        ``g *= clip_norm / max(||g||, clip_norm)`` (Pascanu et al. 2013,
+        https://arxiv.org/abs/1211.5063).
     """
 
     def __init__(self, net: Sequential, optimizer: Optimizer,
                  loss: SoftmaxCrossEntropy | None = None, l1: float = 0.0, l2: float = 0.0,
-                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None) -> None:
+                 augment: Callable[[np.ndarray, np.random.Generator], None] | None = None,
+                 clip_norm: float | None = None) -> None:
         self.net = net
         self.optimizer = optimizer
         self.loss = loss if loss is not None else SoftmaxCrossEntropy(reduction="sum")
         self.l1, self.l2 = float(l1), float(l2)
         self.augment = augment
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
         self._xbuf: np.ndarray | None = None
         self._ybuf: np.ndarray | None = None
+        self._callbacks: Sequence[Callback] = ()
+        self._stop_requested = False
 
     def _buffers(self, X: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         shape = (size,) + X.shape[1:]
@@ -103,16 +143,75 @@ class Trainer:
         self.net.backward(self.loss.backward())
         if self.l1 or self.l2:
             self._add_penalty_grads()
+        if self.clip_norm is not None:
+            self._clip_gradients()
         self.optimizer.step(self.net.parameters())
         return batch_loss, correct
 
+    def _clip_gradients(self) -> None:
+        grads = [g for _, g in self.net.parameters()]
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        if norm > self.clip_norm:
+            for g in grads:
+                g *= self.clip_norm / norm
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of the network on ``(X, y)`` in inference mode."""
+        logits = self.net.predict(X).astype(np.float64)  # (N, C)
+        loss = float(cross_entropy_from_logits(logits, y).mean())
+        return loss, float(np.mean(logits.argmax(axis=1) == y))
+
+    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, epochs: int, *,
+            n_batches: int | None = None, batch_size: int | None = None, shuffle: bool = True,
+            validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+            callbacks: Sequence[Callback] = (), history: History | None = None) -> History:
+        """Train up to ``epochs`` epochs and return the history.
+
+        Epochs are numbered on from ``history`` when one is passed (``partial_fit`` calls), which
+        is what the learning-rate schedule sees. After each epoch the history is appended (the
+        validation loss and accuracy when ``validation_data`` is given) and each callback's
+        ``on_epoch_end`` is asked, in order; any ``True`` ends training. ``on_train_end`` runs
+        however training ended.
+        """
+        history = History() if history is None else history
+        self._callbacks, self._stop_requested = tuple(callbacks), False
+        for cb in self._callbacks:
+            cb.on_train_begin(self, history)
+        try:
+            for _ in range(epochs):
+                start = time.perf_counter()
+                result = self.run_epoch(X, y, rng, n_batches=n_batches, batch_size=batch_size,
+                                        shuffle=shuffle, epoch=history.n_epochs)
+                history.loss.append(result.mean_loss)
+                history.accuracy.append(result.accuracy)
+                history.cost.append(result.total_cost)
+                history.lr.append(self.optimizer.lr)
+                if validation_data is not None:
+                    val_loss, val_acc = self.evaluate(*validation_data)
+                    history.val_loss.append(val_loss)
+                    history.val_accuracy.append(val_acc)
+                history.seconds.append(time.perf_counter() - start)
+                # Every callback hears about every epoch, even when an earlier one says stop.
+                stops = [cb.on_epoch_end(self, history) for cb in self._callbacks]
+                if any(stops) or result.stopped or self._stop_requested:
+                    break
+        finally:
+            for cb in self._callbacks:
+                cb.on_train_end(self, history)
+            self._callbacks = ()
+        return history
+
+    def _batch_done(self) -> bool:
+        """Ask the callbacks after a batch; a stop request is remembered for the epoch's end."""
+        if any([cb.on_batch_end(self) for cb in self._callbacks]):
+            self._stop_requested = True
+        return self._stop_requested
+
     def run_epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                   n_batches: int | None = None, batch_size: int | None = None,
-                  shuffle: bool = True, epoch: int = 0,
-                  on_batch: Callable[[], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> EpochResult:
-        """Train one pass over ``(X, y)``; stop early (``stopped=True``) when ``should_stop()``
-        turns true after a batch."""
+                  shuffle: bool = True, epoch: int = 0) -> EpochResult:
+        """Train one pass over ``(X, y)``; stop early (``stopped=True``) when a callback of
+        :meth:`fit` asks to after a batch."""
         n = X.shape[0]
         self.optimizer.set_epoch(epoch)
         order = rng.permutation(n) if shuffle else np.arange(n)
@@ -138,9 +237,7 @@ class Trainer:
             total_cost += batch_loss + (self.penalty() if penalised else 0.0)
             correct += batch_correct
             seen += m
-            if on_batch is not None:
-                on_batch()
-            if should_stop is not None and should_stop() and done < len(slices):
+            if self._batch_done() and done < len(slices):
                 stopped = True
                 break
         return EpochResult(total_cost=total_cost, mean_loss=total_loss / max(seen, 1),

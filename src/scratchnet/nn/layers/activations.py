@@ -14,7 +14,9 @@ import numpy as np
 from scratchnet.nn.layers.base import Layer
 
 
-class _Activation(Layer):
+class Activation(Layer):
+    """Base of the element-wise activations: the in-place switch and the cached output."""
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
@@ -24,7 +26,7 @@ class _Activation(Layer):
         return x if self.inplace else np.empty_like(x)
 
 
-class Sigmoid(_Activation):
+class Sigmoid(Activation):
     """``Y = 1 / (1 + exp(-X))``, computed as ``0.5 * (1 + tanh(X / 2))``; backward
     ``dX = dY * Y * (1 - Y)``.
 
@@ -51,7 +53,7 @@ class Sigmoid(_Activation):
         return grad_out
 
 
-class ReLU(_Activation):
+class ReLU(Activation):
     """``Y = max(X, 0)``; backward ``dX = dY * (Y > 0)``."""
 
     def forward(self, x, training=False):
@@ -67,7 +69,7 @@ class ReLU(_Activation):
         return grad_out
 
 
-class Tanh(_Activation):
+class Tanh(Activation):
     """``Y = tanh(X)``; backward ``dX = dY * (1 - Y**2)``."""
 
     def forward(self, x, training=False):
@@ -86,7 +88,7 @@ class Tanh(_Activation):
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
 
 
-def get_activation(name: str, inplace: bool = False) -> _Activation:
+def get_activation(name: str, inplace: bool = False) -> Activation:
     """Build an activation layer by name: ``"sigmoid"``, ``"relu"`` or ``"tanh"``."""
     try:
         return ACTIVATIONS[name](inplace=inplace)
