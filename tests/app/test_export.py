@@ -19,6 +19,7 @@ from scratchnet.app.cli import main
 from scratchnet.app.datasets import CLASS_NAMES
 from scratchnet.app.experiment import train_preset
 from scratchnet.app.export import (
+    CONVERTERS,
     INPUT,
     LABEL,
     OPSET,
@@ -34,6 +35,7 @@ from scratchnet.estimator.model_dir import save_model
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
 from scratchnet.nn.layers import (
+    LAYER_TYPES,
     BatchNorm,
     Conv2D,
     Dense,
@@ -173,6 +175,11 @@ def test_verification_can_fail(trained, fashion_mnist_test):
     assert not result.passed
     assert result.max_abs_diff > TOLERANCE
     assert "verification FAILED" in result.lines()[-1]
+
+
+def test_every_layer_type_of_scratchnet_has_a_converter():
+    # A layer added to scratchnet.nn.layers fails here until the exporter learns it.
+    assert set(CONVERTERS) == set(LAYER_TYPES)
 
 
 class Swish(Layer):

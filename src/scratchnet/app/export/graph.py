@@ -32,7 +32,8 @@ from scratchnet.app.export.ops import ExportError, GraphBuilder, convert_layers,
 from scratchnet.estimator.atomic import atomic_write_bytes
 from scratchnet.estimator.trained_model import TrainedModel
 
-#: Opset 17 and IR version 8 load in every ONNX Runtime since 1.13 (2022) and in onnxruntime-web.
+#: Opset 17 and IR version 8 (ONNX 1.12, 2022): every operator used here, and runtimes of
+#: the last years load the file (the newest IR version would shut older ones out).
 OPSET = 17
 IR_VERSION = 8
 #: The graph's input and output names.
@@ -117,7 +118,7 @@ def to_onnx(model: TrainedModel) -> onnx.ModelProto:
 def model_properties(model: TrainedModel, version: str) -> dict[str, str]:
     """The ONNX metadata: class names, scratchnet version, and what ``model.meta`` says about
     the training (the one place that reads ``meta``)."""
-    meta = model.meta if isinstance(model.meta, dict) else vars(model.meta)
+    meta = _as_dict(model.meta)
     props = {
         "class_names": json.dumps(list(model.class_names)),
         "scratchnet_version": version,
@@ -126,12 +127,19 @@ def model_properties(model: TrainedModel, version: str) -> dict[str, str]:
     }
     if meta.get("preset"):
         props["preset"] = str(meta["preset"])
-    accuracy = (meta.get("metrics") or {}).get("test_accuracy")
+    accuracy = _as_dict(meta.get("metrics")).get("test_accuracy")
     if accuracy is not None:
         props["test_accuracy"] = f"{float(accuracy):.4f}"
     if meta.get("created"):
         props["created"] = str(meta["created"])
     return props
+
+
+def _as_dict(value) -> dict:
+    """``meta`` and its parts as a dict, whether they are dicts or dataclasses (or missing)."""
+    if isinstance(value, dict):
+        return value
+    return dict(vars(value)) if hasattr(value, "__dict__") else {}
 
 
 def save_onnx(model: TrainedModel, path: str | os.PathLike) -> Path:
