@@ -63,7 +63,7 @@ def walk_layers(
         if not isinstance(config, dict):
             raise SchemaError(where, "must be a layer config object")
         kind = config.get("type")
-        if kind not in _LAYERS:
+        if not isinstance(kind, str) or kind not in _LAYERS:
             raise SchemaError(
                 f"{where}.type", f"unknown layer type {_show(kind)}; known: {sorted(_LAYERS)}"
             )
