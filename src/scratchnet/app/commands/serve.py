@@ -1,0 +1,88 @@
+"""``scratchnet serve MODEL_DIR``: the web page and JSON API for a trained model (uvicorn).
+
+The model is loaded once. Fashion-MNIST's test set, when found (``--data-dir`` or the usual
+places), backs the page's "random test image" button; without it the button is hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from scratchnet.app.commands.common import UsageError, add_data_dir, bounded_int
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def register(subparsers) -> None:
+    from scratchnet.app.photos import MAX_PIXELS
+
+    p = subparsers.add_parser(
+        "serve",
+        help="serve a trained model: a web page and a JSON API (FastAPI + uvicorn)",
+        description="Serve MODEL_DIR at http://HOST:PORT/: a page to classify a photo or a "
+        "drawing with the saliency map, and POST /api/predict, GET /api/model, GET /healthz "
+        f"(OpenAPI docs at /docs). Images over {MAX_PIXELS:,} pixels are refused.",
+    )
+    p.add_argument("model_dir", help="model directory written by `scratchnet train`")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default: {DEFAULT_HOST}, this machine only)")
+    p.add_argument("--port", type=bounded_int(0, 65535), default=DEFAULT_PORT,
+                   help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--max-upload-mb", type=bounded_int(1, 1024), default=10,
+                   help="largest image file accepted, in MB (default: 10)")
+    p.add_argument("--max-concurrent", type=bounded_int(1, 64), default=4,
+                   help="images decoded and classified at the same time (default: 4)")
+    add_data_dir(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from scratchnet.app.serve.app import create_app
+    except ImportError as exc:
+        raise UsageError(f"serve needs FastAPI and uvicorn ({exc.name} is missing): "
+                         "pip install 'scratchnet[serve]'") from None
+    from scratchnet.estimator.model_dir import load_model
+
+    model = load_model(args.model_dir)
+    _configure_logging()
+    log = logging.getLogger("scratchnet.serve")
+    test_images = _test_images(args.data_dir, log)
+    app = create_app(model, max_upload_bytes=args.max_upload_mb * 2**20,
+                     test_images=test_images, max_concurrent=args.max_concurrent)
+    log.info("serving %s at http://%s:%d/ (Ctrl-C stops)", args.model_dir, args.host, args.port)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning",
+                    log_config=None)
+    except SystemExit as exc:  # uvicorn exits when it cannot bind; it logged why
+        raise UsageError(f"cannot listen on {args.host}:{args.port} (in use, or not an "
+                         "address of this machine?)") from exc
+    return 0
+
+
+def _test_images(data_dir, log):
+    from scratchnet.app.datasets import DatasetError, load_fashion_mnist
+
+    try:
+        return load_fashion_mnist("test", data_dir=data_dir)
+    except (DatasetError, OSError) as exc:
+        if data_dir is not None:  # asked for explicitly: say it is wrong
+            raise UsageError(f"--data-dir: {exc}") from None
+        log.info("no Fashion-MNIST test set found (%s): the random-image button is hidden",
+                 " ".join(str(exc).split()))
+        return None
+
+
+def _configure_logging() -> None:
+    """One line per event on stderr, the request log included."""
+    logger = logging.getLogger("scratchnet.serve")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
