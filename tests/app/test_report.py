@@ -10,7 +10,7 @@ import pytest
 
 from scratchnet.app.datasets import CLASS_NAMES, DatasetError
 from scratchnet.app.evaluation import evaluate_model
-from scratchnet.app.report import (
+from scratchnet.app.figures import (
     confusion_matrix_figure,
     learning_curves_figure,
     mistakes_figure,
@@ -18,8 +18,8 @@ from scratchnet.app.report import (
     sample_images_figure,
     tsne_embeddings,
     tsne_figure,
-    write_report,
 )
+from scratchnet.app.report import write_report
 
 SECTIONS = ["metrics", "samples", "learning_curves", "predictions", "confusion_matrix",
             "mistakes", "tsne"]

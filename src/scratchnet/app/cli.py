@@ -67,12 +67,13 @@ def cmd_train(args) -> int:
                              data_dir=args.data_dir, verbose=not args.quiet,
                              should_stop=stop)
     save_model(model, out)
-    m = model.meta["metrics"]
+    record = model.record
     if stop.requested:
-        which = "best" if model.meta["params"].get("restore_best_weights", True) else "last"
-        print(f"interrupted: kept the {which} model of {model.meta['epochs_run']} epoch(s)")
-    print(f"trained {args.model} for {model.meta['epochs_run']} epoch(s) in "
-          f"{m['training_seconds']:.1f} s: test accuracy {m['test_accuracy']:.4f}")
+        which = "best" if record.restored_best_weights else "last"
+        print(f"interrupted: kept the {which} model of {record.epochs_run} epoch(s)")
+    print(f"trained {args.model} for {record.epochs_run} epoch(s) in "
+          f"{record.metrics.training_seconds:.1f} s: test accuracy "
+          f"{record.metrics.test_accuracy:.4f}")
     print(f"model saved to {out}")
     return 0
 
@@ -143,10 +144,11 @@ def cmd_demo(args) -> int:
     model = train_preset(DEFAULT_PRESET, seed=args.seed, data_dir=args.data_dir,
                          verbose=not args.quiet)
     save_model(model, args.out)
-    m = model.meta["metrics"]
-    print(f"trained the default preset '{DEFAULT_PRESET}' for {model.meta['epochs_run']} epochs in "
-          f"{m['training_seconds']:.1f} s")
-    print(f"test accuracy on the 10,000 Fashion-MNIST test images: {m['test_accuracy']:.2%}")
+    record = model.record
+    print(f"trained the default preset '{DEFAULT_PRESET}' for {record.epochs_run} epochs in "
+          f"{record.metrics.training_seconds:.1f} s")
+    print(f"test accuracy on the 10,000 Fashion-MNIST test images: "
+          f"{record.metrics.test_accuracy:.2%}")
     if args.report:
         from scratchnet.app.evaluation import evaluate_model, format_evaluation
         from scratchnet.app.report import write_report

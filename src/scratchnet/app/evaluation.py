@@ -27,7 +27,7 @@ class Evaluation:
 
 def model_labels(model: TrainedModel) -> np.ndarray:
     """The dataset label (0..9) of each model output."""
-    labels = model.meta.get("labels")
+    labels = model.record.labels
     return np.asarray(labels if labels is not None else range(len(model.class_names)))
 
 

@@ -16,6 +16,7 @@ from scratchnet.app.presets import get_preset
 from scratchnet.estimator.classifier import NNClassifier
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
+from scratchnet.estimator.training_record import Metrics, TrainingRecord
 from scratchnet.nn.callbacks import StopWhen
 
 
@@ -30,7 +31,8 @@ def train_preset(preset: str = "mlp", epochs: int | None = None, seed: int = 0,
                  limit: int | None = None, data_dir=None, verbose: bool = False,
                  validation_fraction: float = 1 / 12,
                  should_stop: Callable[[], bool] | None = None) -> TrainedModel:
-    """Train ``preset`` and return the packaged model with history and test metrics in ``meta``.
+    """Train ``preset`` and return the packaged model with its :class:`TrainingRecord` (history,
+    test metrics).
 
     The standardisation statistics are learned on the training part only (the tutorial scaled
     the test set with its own statistics; we don't). ``validation_fraction`` of the training
@@ -53,21 +55,14 @@ def train_preset(preset: str = "mlp", epochs: int | None = None, seed: int = 0,
     seconds = time.perf_counter() - start
     test_acc = float(clf.score(scaler.transform(X_test), y_test))
     train_acc = float(clf.score(scaler.transform(X[train_idx]), y[train_idx]))
-    history = {k: [float(v) for v in vals] for k, vals in clf.history_.items()}
-    meta = {
-        "preset": spec.name,
-        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
-        "seed": seed,
-        "labels": [int(c) for c in clf.classes_],
-        "n_train": int(train_idx.shape[0]),
-        "n_validation": int(val_idx.shape[0]),
-        "epochs_run": int(clf.n_iter_),
-        "history": history,
-        "metrics": {"test_accuracy": test_acc, "train_accuracy": train_acc,
-                    "best_validation_accuracy": clf.best_validation_score_,
-                    "training_seconds": seconds},
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
+    record = TrainingRecord(
+        preset=spec.name, params=params, seed=seed, labels=[int(c) for c in clf.classes_],
+        n_train=int(train_idx.shape[0]), n_validation=int(val_idx.shape[0]),
+        epochs_run=int(clf.n_iter_), history=clf.history_,
+        metrics=Metrics(test_accuracy=test_acc, train_accuracy=train_acc,
+                        best_validation_accuracy=clf.best_validation_score_,
+                        training_seconds=seconds),
+        created=time.strftime("%Y-%m-%d %H:%M:%S"))
     return TrainedModel(network=clf.network_, scaler=scaler,
                         class_names=[CLASS_NAMES[int(c)] for c in clf.classes_],
-                        input_shape=(X.shape[1],), dtype=clf.dtype, meta=meta)
+                        input_shape=(X.shape[1],), dtype=clf.dtype, meta=record.to_json())

@@ -19,22 +19,18 @@ progress bar are callbacks there.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from scratchnet.estimator.building import build_network, make_rng, make_trainer
+from scratchnet.estimator.labels import check_classes, encode_labels
 from scratchnet.estimator.params import validate_params
 from scratchnet.estimator.splits import stratified_split
-from scratchnet.nn import architectures
 from scratchnet.nn.callbacks import BestWeights, DivergenceGuard, EarlyStopping, TrainingDiverged
 from scratchnet.nn.functional import softmax
-from scratchnet.nn.network import Sequential
-from scratchnet.nn.optimizers import make_optimizer
-from scratchnet.nn.schedules import get_schedule
-from scratchnet.nn.training import History, Trainer, batch_slices
+from scratchnet.nn.training import History, batch_slices
 
 
 class NNClassifier(ClassifierMixin, BaseEstimator):
@@ -119,22 +115,6 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         The tutorial's per-epoch training error: the summed cost of the epoch's mini-batches
         (cross-entropy summed over samples plus the penalty of each batch).
     history_ : dict of lists
-        ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``seconds`` per epoch.
-    best_validation_score_ : float or None
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    network_ : Sequential
-    n_iter_ : int
-        Epochs run.
-    loss_curve_ : list of float
-        Mean cross-entropy per training sample, per epoch (scikit-learn's name).
-    error_ : list of float
-        The tutorial's per-epoch training error: the summed cost of the epoch's mini-batches
-        (cross-entropy summed over samples plus the penalty of each batch).
-    history_ : dict of lists
         ``loss``, ``accuracy``, ``cost``, ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``
         per epoch (:class:`scratchnet.nn.training.History`).
     best_validation_score_ : float or None
@@ -175,51 +155,6 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    # --- building ---------------------------------------------------------------------------
-    def _rng(self) -> np.random.Generator:
-        seed, state = self.random_seed, self.random_state
-        if seed is not None and state is not None and not (
-                isinstance(seed, Integral) and isinstance(state, Integral) and seed == state):
-            raise ValueError(f"NNClassifier: random_seed={seed!r} and random_state={state!r} "
-                             "disagree; random_seed is the tutorial's name for random_state, "
-                             "so give one of them")
-        seed = state if state is not None else seed
-        if isinstance(seed, np.random.RandomState):  # scikit-learn's legacy generator
-            seed = int(seed.randint(np.iinfo(np.int32).max))
-        return np.random.default_rng(seed)
-
-    def _build_network(self, n_in: int, n_out: int, rng: np.random.Generator) -> Sequential:
-        dtype = np.dtype(self.dtype)
-        if self.architecture == "cnn":
-            side = _square_side(n_in, "architecture='cnn'")
-            layers = architectures.cnn(n_out, rng=rng, dtype=dtype, image_shape=(1, side, side),
-                                       dropout=self.dropout)
-        else:
-            h = self.n_hidden_units
-            init = self.init
-            if init == "auto":
-                init = "he" if self.activation == "relu" else "glorot"
-            layers = architectures.mlp(
-                n_in, n_out, hidden=(h,) if isinstance(h, Integral) else tuple(h),
-                activation=self.activation, dropout=self.dropout, init=init, rng=rng,
-                dtype=dtype)
-        return Sequential(layers).flatten()
-
-    def _make_trainer(self) -> Trainer:
-        optimizer = make_optimizer(self.optimizer, self.learning_rate,
-                                   schedule=get_schedule(self.lr_schedule, self.epochs),
-                                   weight_decay=self.weight_decay)
-        augment = None
-        if self.augment:
-            from scratchnet.nn.augment import shift_flip
-
-            side = _square_side(self.n_features_in_, "augment=True")
-            # One pixel: in a short training budget, wider shifts slow learning more than they
-            # help generalisation (measured on Fashion-MNIST).
-            augment = shift_flip(max_shift=1, image_shape=(side, side))
-        return Trainer(self.network_, optimizer, l1=self.l1, l2=self.l2, augment=augment,
-                       clip_norm=self.clip_norm)
-
     # --- validation -------------------------------------------------------------------------
     def _validate_training_data(self, X, y, reset: bool):
         X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32])
@@ -230,28 +165,12 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                              "pass matching data or leave n_features=None")
         return np.asarray(X, dtype=self.dtype), y
 
-    def _check_classes(self, classes: np.ndarray) -> None:
-        if classes.shape[0] < 2:
-            raise ValueError(f"NNClassifier needs samples of at least 2 classes in the data, got "
-                             f"1 class: {classes[0]!r}")
-        if self.n_classes is not None and classes.shape[0] != self.n_classes:
-            raise ValueError(f"y has {classes.shape[0]} classes, but n_classes={self.n_classes};"
-                             " pass matching labels or leave n_classes=None")
-
-    def _encode(self, y) -> np.ndarray:
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, self.classes_.shape[0] - 1)
-        if not np.array_equal(self.classes_[idx], y):
-            unknown = np.setdiff1d(y, self.classes_)
-            raise ValueError(f"y contains labels not in classes_: {unknown[:5]!r}")
-        return idx.astype(np.int64)
-
     def _initialise(self, classes: np.ndarray, n_features: int) -> None:
-        self._check_classes(classes)
+        check_classes(classes, self.n_classes)
         self.classes_ = classes
-        self._random = self._rng()
-        self.network_ = self._build_network(n_features, classes.shape[0], self._random)
-        self._trainer = self._make_trainer()
+        self._random = make_rng(self)
+        self.network_ = build_network(self, n_features, classes.shape[0], self._random)
+        self._trainer = make_trainer(self, self.network_, n_features)
         self._history = History()
         self.best_validation_score_ = None
         self._sync_history()
@@ -281,7 +200,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         if validation_data is not None:
             X_val = np.asarray(validate_data(self, validation_data[0], reset=False),
                                dtype=self.dtype)
-            validation = (X_val, self._encode(column_or_1d(validation_data[1])))
+            validation = (X_val, encode_labels(self.classes_, column_or_1d(validation_data[1])))
         elif self.early_stopping:
             X, y_enc, X_val, y_val = stratified_split(X, y_enc, self.validation_fraction,
                                                       self._random)
@@ -305,7 +224,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                              f"{self.classes_!r}")
-        self._train(X, self._encode(y), None, 1, ())
+        self._train(X, encode_labels(self.classes_, y), None, 1, ())
         return self
 
     def _train(self, X, y, validation, epochs: int, extra_callbacks) -> None:
@@ -376,10 +295,3 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.poor_score = False
         return tags
 
-
-def _square_side(n_features: int, what: str) -> int:
-    side = int(round(np.sqrt(n_features)))
-    if side * side != n_features:
-        raise ValueError(f"{what} needs square images given as rows of pixels; "
-                         f"{n_features} features is not a square number")
-    return side

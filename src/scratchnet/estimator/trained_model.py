@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scratchnet.estimator.standardizer import Standardizer
+from scratchnet.estimator.training_record import TrainingRecord
 from scratchnet.nn.functional import softmax
 from scratchnet.nn.network import Sequential
 
@@ -24,7 +25,13 @@ class TrainedModel:
     class_names: list[str]
     input_shape: tuple[int, ...] = (784,)
     dtype: str = "float32"
+    # The training record as model.json carries it; read it through ``record``.
     meta: dict = field(default_factory=dict)
+
+    @property
+    def record(self) -> TrainingRecord:
+        """How the model was trained, typed (:class:`TrainingRecord`)."""
+        return TrainingRecord.from_json(self.meta)
 
     def preprocess(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X).reshape(np.asarray(X).shape[0], -1)
