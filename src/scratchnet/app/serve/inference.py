@@ -78,13 +78,14 @@ def gray_png(pixels: np.ndarray) -> str:
 
 def saliency_png(magnitude: np.ndarray) -> str:
     """The saliency magnitude (784,) in 0..1 as a transparent 28 x 28 heat overlay: hue from
-    yellow (strongest) to red, opacity proportional to the magnitude."""
+    yellow (strongest) to red, opacity proportional to the magnitude (drawn over the dimmed
+    input, the strong pixels stand out and the weak ones let the garment show through)."""
     m = np.clip(magnitude.reshape(SIDE, SIDE), 0.0, 1.0)  # (28, 28)
     rgba = np.empty((SIDE, SIDE, 4), dtype=np.uint8)  # (28, 28, 4)
     rgba[..., 0] = 255
     rgba[..., 1] = np.rint(255 * m).astype(np.uint8)  # red -> yellow as it grows
     rgba[..., 2] = 0
-    rgba[..., 3] = np.rint(255 * np.sqrt(m)).astype(np.uint8)  # sqrt: weak pixels stay visible
+    rgba[..., 3] = np.rint(255 * m).astype(np.uint8)
     return _data_url(Image.fromarray(rgba, "RGBA"))
 
 

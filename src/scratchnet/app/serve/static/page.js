@@ -15,6 +15,7 @@ function showResult(answer, truth) {
   $("error").hidden = true;
   $("status").textContent = "";
   $("seen").src = answer.input_png;
+  $("seen-under").src = answer.input_png;
   $("saliency").src = answer.saliency_png;
   $("top1").textContent = answer.label;
   $("truth").textContent = truth ? ` (the test set says: ${truth})` : "";
