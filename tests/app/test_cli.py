@@ -84,8 +84,8 @@ def test_tutorial_runs_both_variants(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["evaluate", "/nonexistent/model"], "not a model directory"),
     (["train", "--model", "nope", "--out", "x"], "invalid choice"),
-    (["train", "--epochs", "0", "--out", "x"], "positive integer"),
-    (["train", "--epochs", "many", "--out", "x"], "positive integer"),
+    (["train", "--epochs", "0", "--out", "x"], "expected 1..10000, got 0"),
+    (["train", "--epochs", "many", "--out", "x"], "expected an integer, got 'many'"),
     (["train"], "--out"),
     (["predict", "/nonexistent/model", "a.png"], "not a model directory"),
     (["evaluate", "."], "model.json: missing"),
@@ -127,17 +127,17 @@ def test_version(capsys):
 def test_interrupted_training_keeps_best_model(tmp_path, monkeypatch, capsys):
     """Ctrl-C (simulated by the stop flag turning true) ends training after the batch and still
     saves a model that loads and predicts."""
-    import scratchnet.app.cli as cli
+    import scratchnet.app.commands.train as train_command
 
     calls = {"n": 0}
 
-    class FlagAfter(cli._StopFlag):
+    class FlagAfter(train_command.StopFlag):
         def __call__(self):
             calls["n"] += 1
             self.requested = calls["n"] > 30
             return self.requested
 
-    monkeypatch.setattr(cli, "_StopFlag", FlagAfter)
+    monkeypatch.setattr(train_command, "StopFlag", FlagAfter)
     out = tmp_path / "m"
     assert main(["train", "--epochs", "5", "--limit", "6000", "--out", str(out), "--quiet"]) == 0
     model = load_model(out)
@@ -201,3 +201,19 @@ def test_report_subprocess_writes_index(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (out / "index.html").is_file() and "index.html" in proc.stdout
     assert len(list(out.glob("*.png"))) >= 5
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", str(10**20), "--out", "x"],
+                                  ["xor", "--epochs", "0"], ["xor", "--learning-rate", "nan"]])
+def test_counts_and_rates_out_of_range_are_usage_errors(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err
+
+
+def test_a_diverging_run_is_one_line(tmp_path, capsys):
+    from scratchnet.app.commands.train import cmd_train  # noqa: F401  (the command under test)
+
+    code = main(["xor", "--learning-rate", "1e30", "--epochs", "50"])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and "Traceback" not in err
