@@ -116,30 +116,22 @@ def to_onnx(model: TrainedModel) -> onnx.ModelProto:
 
 
 def model_properties(model: TrainedModel, version: str) -> dict[str, str]:
-    """The ONNX metadata: class names, scratchnet version, and what ``model.meta`` says about
-    the training (the one place that reads ``meta``)."""
-    meta = _as_dict(model.meta)
+    """The ONNX metadata: class names, scratchnet version, and what the training record says
+    (the one place that reads it)."""
+    record = model.record
     props = {
         "class_names": json.dumps(list(model.class_names)),
         "scratchnet_version": version,
         "input": "raw pixels 0..255, light object on dark background",
         "input_shape": json.dumps(list(model.input_shape)),
     }
-    if meta.get("preset"):
-        props["preset"] = str(meta["preset"])
-    accuracy = _as_dict(meta.get("metrics")).get("test_accuracy")
-    if accuracy is not None:
-        props["test_accuracy"] = f"{float(accuracy):.4f}"
-    if meta.get("created"):
-        props["created"] = str(meta["created"])
+    if record.preset:
+        props["preset"] = record.preset
+    if record.metrics.test_accuracy is not None:
+        props["test_accuracy"] = f"{record.metrics.test_accuracy:.4f}"
+    if record.created:
+        props["created"] = record.created
     return props
-
-
-def _as_dict(value) -> dict:
-    """``meta`` and its parts as a dict, whether they are dicts or dataclasses (or missing)."""
-    if isinstance(value, dict):
-        return value
-    return dict(vars(value)) if hasattr(value, "__dict__") else {}
 
 
 def save_onnx(model: TrainedModel, path: str | os.PathLike) -> Path:
