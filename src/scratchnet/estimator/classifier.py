@@ -269,6 +269,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        scaler = getattr(self, "input_scaler_", None)  # set by load() for CLI-trained models
+        X = scaler.transform(X, dtype=self.dtype) if scaler is not None else X
         return self.network_.predict(np.asarray(X, dtype=self.dtype))  # (N, C)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -288,6 +290,21 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = np.asarray(validate_data(self, X, reset=False), dtype=self.dtype)
         return self.network_.hidden_representation(X)
+
+    # --- persistence (see scratchnet.estimator.persistence) ---------------------------------
+    def save(self, path) -> None:
+        """Write the fitted estimator as a model directory (atomic, hash-checked, no pickle)."""
+        check_is_fitted(self)
+        from scratchnet.estimator.persistence import save_estimator
+
+        save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path) -> NNClassifier:
+        """A fitted estimator from a model directory written by :meth:`save` or the CLI."""
+        from scratchnet.estimator.persistence import load_estimator
+
+        return load_estimator(cls, path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

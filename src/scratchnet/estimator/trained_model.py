@@ -41,8 +41,10 @@ class TrainedModel:
         Xs = self.scaler.transform(X, dtype=np.dtype(self.dtype))
         return Xs.reshape((Xs.shape[0],) + tuple(self.input_shape))
 
-    def logits(self, X: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        return self.network.predict(self.preprocess(X), batch_size=batch_size)  # (N, C)
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        # Sequential.predict's default chunking, as NNClassifier uses: the same rows in the same
+        # chunks give the same bits, so `scratchnet predict` and NNClassifier.load agree exactly.
+        return self.network.predict(self.preprocess(X))  # (N, C)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(self.logits(X).astype(np.float64))  # (N, C)
