@@ -74,6 +74,11 @@ def comparable(out: Path) -> list:
     ]
 
 
+def what_the_model_says(model) -> tuple:
+    """Dataset labels, recorded test accuracy and the sweep's best parameters of a model."""
+    return model.record.labels, model.record.metrics.test_accuracy, model.meta["sweep"]["best"]
+
+
 def test_sequential_loky_and_dask_agree(tmp_path, cluster, fashion_mnist_test, capsys):
     config = write(tmp_path, SMALL)
     runs = {
@@ -100,10 +105,10 @@ def test_sequential_loky_and_dask_agree(tmp_path, cluster, fashion_mnist_test, c
     X_test, y_test = fashion_mnist_test
     for name in runs:
         model = load_model(tmp_path / name / "best-model")
-        assert model.meta["sweep"]["best"] == results["sequential"][0][1]
-        pred = np.asarray(model.meta["labels"])[model.predict(X_test)]
-        accuracy = float(np.mean(pred == y_test))
-        assert accuracy == pytest.approx(model.meta["metrics"]["test_accuracy"], abs=1e-12)
+        labels, test_accuracy, best = what_the_model_says(model)
+        assert best == results["sequential"][0][1]
+        accuracy = float(np.mean(np.asarray(labels)[model.predict(X_test)] == y_test))
+        assert accuracy == pytest.approx(test_accuracy, abs=1e-12)
         assert accuracy > 0.6  # one epoch on 2,000 images: far above chance (0.1)
 
 
@@ -153,6 +158,18 @@ def test_bad_sweep_file_is_one_line_before_any_work(tmp_path, capsys, text, expe
         assert part in err
     assert not out.exists()  # nothing was started or written
     assert time.perf_counter() - start < 5
+
+
+def test_a_diverging_candidate_fails_alone(tmp_path, fashion_mnist_test, capsys):
+    text = SMALL.replace("learning_rate = [0.001, 0.003]", "learning_rate = [0.003, 1e9]")
+    out = tmp_path / "out"
+    assert main(["sweep", str(write(tmp_path, text)), "--out", str(out), "--workers", "1"]) == 0
+    table = capsys.readouterr().out
+    rows = json.loads((out / "results.json").read_text())["results"]
+    assert [r["params"]["learning_rate"] for r in rows[2:]] == [1e9, 1e9]
+    assert all(r["mean_score"] is None and "diverged" in r["error"] for r in rows[2:])
+    assert "rank 3 failed:" in table and "rank 4 failed:" in table
+    assert load_model(out / "best-model").record.metrics.test_accuracy > 0.6
 
 
 def test_missing_sweep_file(tmp_path, capsys):

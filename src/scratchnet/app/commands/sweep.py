@@ -165,7 +165,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     save_model(model, out / BEST_MODEL)
     print(
         f"\nbest: {_params_text(rows[0]['params'])}, refit on all {X.shape[0]:,} images in "
-        f"{search.refit_time_:.1f} s: test accuracy {model.meta['metrics']['test_accuracy']:.4f}"
+        f"{search.refit_time_:.1f} s: test accuracy {model.record.metrics.test_accuracy:.4f}"
     )
     print(f"results: {out / res.RESULTS_CSV}, {out / res.RESULTS_JSON}; plot: {out / res.PLOT}")
     print(f"best model: {out / BEST_MODEL} (try `scratchnet evaluate {out / BEST_MODEL}`)")

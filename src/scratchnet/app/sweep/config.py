@@ -25,9 +25,9 @@
 
 Every name and value is checked here, so a typo costs one line on the terminal instead of a
 cluster's worth of failed fits: unknown tables and keys are named with the allowed ones, and each
-parameter value is given to ``NNClassifier`` for a one-epoch fit on ten blank images (a few
-milliseconds): the estimator's own validation decides whether it is allowed, and its message,
-which names the allowed values, is the one shown.
+parameter value, with the ``[fixed]`` ones, goes through ``NNClassifier``'s own parameter
+validation (:func:`scratchnet.estimator.params.validate_params`, what ``fit`` runs first),
+whose message, naming the allowed values, is the one shown.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from scratchnet.estimator.classifier import NNClassifier
+from scratchnet.estimator.params import validate_params
 
 KINDS = ("grid", "random")
 DISTRIBUTIONS = ("loguniform", "uniform", "randint")
@@ -70,9 +69,20 @@ class SweepConfigError(ValueError):
     """The sweep file is missing, not TOML, or names an unknown key or an invalid value."""
 
 
+# The one place that knows the seed's names: scikit-learn's first, then the tutorial's.
+SEED_NAMES = ("random_state", "random_seed")
+
+
 def seed_parameter() -> str:
-    """Name of ``NNClassifier``'s seed parameter; the one place that knows it."""
-    return "random_state" if "random_state" in NNClassifier().get_params() else "random_seed"
+    """The seed parameter ``NNClassifier`` has (scikit-learn's name when it has both)."""
+    names = NNClassifier().get_params()
+    return next(n for n in SEED_NAMES if n in names)
+
+
+def seed_params(seed: int, names) -> dict:
+    """``{seed parameter: seed}``, or nothing when ``names`` (the parameters the sweep file
+    sets or sweeps) include a seed parameter: the file's own seed wins."""
+    return {} if any(n in SEED_NAMES for n in names) else {seed_parameter(): seed}
 
 
 def allowed_parameters() -> list[str]:
@@ -119,7 +129,7 @@ class SweepConfig:
 
     def estimator_params(self) -> dict:
         """Parameters of the estimator every candidate starts from (the seed included)."""
-        return {seed_parameter(): self.seed, **self.fixed}
+        return {**seed_params(self.seed, [*self.fixed, *self.params]), **self.fixed}
 
     def n_total(self) -> int:
         """How many candidates the search will evaluate."""
@@ -207,7 +217,7 @@ def parse_config(doc: dict, source: str = "<sweep>") -> SweepConfig:
     for name, value in doc.get("fixed", {}).items():
         _check_name(name, "[fixed]", allowed, fail)
         fixed[name] = _as_value(value)
-        _check_value("[fixed]", name, fixed[name], {seed_parameter(): seed}, fail)
+        _check_value("[fixed]", name, fixed[name], seed_params(seed, [name]), fail)
     params = doc.get("params", {})
     if not params:
         fail("[params] is empty; sweep at least one parameter, e.g. learning_rate = [1e-3, 1e-2]")
@@ -226,7 +236,7 @@ def parse_config(doc: dict, source: str = "<sweep>") -> SweepConfig:
                 f"[params] {name} = {spec!r}; give a non-empty list of values"
                 + (" or a distribution table" if kind == "random" else "")
             )
-        base = {seed_parameter(): seed, **fixed}
+        base = {**seed_params(seed, [*fixed, name]), **fixed}
         for value in values:
             _check_value("[params]", name, value, base, fail)
     return SweepConfig(
@@ -283,15 +293,9 @@ def _distribution(name: str, spec: dict, kind: str, fail) -> Distribution:
 
 
 def _check_value(table: str, name: str, value, base: dict, fail) -> None:
-    """Let NNClassifier judge ``value``: a one-epoch fit on ten blank images runs its parameter
-    validation (whose message names the allowed values) and the checks that need the data's
-    shape (hidden widths, square images for the CNN)."""
-    clf = NNClassifier(**{**base, name: value})
-    n_classes = clf.n_classes if isinstance(clf.n_classes, int) and clf.n_classes >= 2 else 2
-    n_features = clf.n_features if isinstance(clf.n_features, int) and clf.n_features >= 1 else 784
-    X = np.zeros((5 * n_classes, n_features), dtype=np.float32)  # (N, D)
-    y = np.repeat(np.arange(n_classes), 5)  # (N,)
+    """Let NNClassifier's own parameter validation judge ``value`` (its message names what is
+    allowed). No fit: a learning rate that diverges is a valid value whose candidate fails."""
     try:
-        clf.set_params(epochs=1).fit(X, y)
+        validate_params(NNClassifier(**{**base, name: value}).get_params())
     except (ValueError, TypeError) as exc:
         fail(f"{table} {name} = {value!r} is invalid: {exc}")

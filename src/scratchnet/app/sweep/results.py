@@ -40,7 +40,7 @@ def result_rows(results: dict | None, failed=(), prefix: str = "clf__") -> list[
                         float(results[f"split{k}_test_score"][i]) for k in range(n_splits)
                     ],
                     "params": {k.removeprefix(prefix): v for k, v in params.items()},
-                    "error": None if math.isfinite(mean) else "a fit failed",
+                    "error": None if math.isfinite(mean) else "a fit failed (its score is NaN)",
                 }
             )
     for params, error in failed:
@@ -80,6 +80,7 @@ def format_table(rows: list[dict], scoring: str = "accuracy") -> str:
         for row in [header, *cells]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [f"rank {r['rank']} failed: {r['error']}" for r in rows if r["error"] is not None]
     return "\n".join(lines)
 
 
@@ -141,10 +142,16 @@ def score_figure(rows: list[dict], scoring: str = "accuracy"):
             x = np.asarray(values, dtype=float)
             if x.min() > 0 and x.max() >= 10 * x.min():
                 ax.set_xscale("log")
+            ax.margins(x=0.15)
+            unique = sorted(set(values))
+            if len(unique) <= 8:  # a grid: label the values tried, nothing in between
+                ax.minorticks_off()
+                ax.set_xticks(unique, [_text(v) for v in unique])
         else:
             labels = list(dict.fromkeys(_text(v) for v in values))
             x = np.array([labels.index(_text(v)) for v in values], dtype=float)
             ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 3 else 0)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.errorbar(x, means, yerr=stds, fmt="o", capsize=3, alpha=0.8)
         if ok:
             best = int(np.argmax(means))

@@ -37,6 +37,7 @@ from scratchnet.app.sweep.config import Distribution, SweepConfig
 from scratchnet.estimator.classifier import NNClassifier
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
+from scratchnet.estimator.training_record import Metrics, TrainingRecord
 
 STEP = "clf"  # the pipeline step name, the prefix of every swept parameter: "clf__epochs"
 
@@ -125,14 +126,17 @@ def run_sweep(
         # table says so, instead of scikit-learn's multi-line warnings.
         warnings.simplefilter("ignore", FitFailedWarning)
         warnings.filterwarnings("ignore", message=".*test scores are non-finite")
+        # Overflow in a diverging fit run here (sequential): the failed candidate says it.
+        warnings.simplefilter("ignore", RuntimeWarning)
         search.fit(X, y)
     return search
 
 
 # --- the best model ---------------------------------------------------------------------------
 def best_model(search, config: SweepConfig, X_test=None, y_test=None) -> TrainedModel:
-    """The refitted best pipeline as a :class:`TrainedModel` (what ``save_model`` writes), with
-    its test accuracy in ``meta`` when a test set is given."""
+    """The refitted best pipeline as a :class:`TrainedModel` (what ``save_model`` writes): the
+    network, a :class:`Standardizer` with the pipeline scaler's statistics, the class names and
+    a :class:`TrainingRecord`, with the test accuracy when a test set is given."""
     scaler, clf = search.best_estimator_[0], search.best_estimator_[-1]
     model = TrainedModel(
         network=clf.network_,
@@ -147,35 +151,39 @@ def best_model(search, config: SweepConfig, X_test=None, y_test=None) -> Trained
         known = np.isin(y_test, labels)
         pred = labels[model.predict(X_test[known])]
         test_accuracy = float(np.mean(pred == y_test[known]))
-    model.meta = _model_meta(search, config, clf, test_accuracy)
+    model.meta = _training_record(search, config, test_accuracy)
     return model
 
 
-def _model_meta(search, config: SweepConfig, clf: NNClassifier, test_accuracy) -> dict:
-    """The ``meta`` of the model directory (the keys ``scratchnet train`` writes, plus the
-    sweep's own)."""
-    params = {k: v for k, v in clf.get_params().items() if k != "verbose"}
+def _training_record(search, config: SweepConfig, test_accuracy: float | None) -> dict:
+    """The model directory's record: what ``scratchnet train`` writes (the cross-validated
+    accuracy as the validation accuracy), plus a ``sweep`` entry with the search's summary."""
+    scaler, clf = search.best_estimator_[0], search.best_estimator_[-1]
     best = search.best_index_
-    return {
-        "preset": "sweep",
-        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
-        "seed": config.seed,
-        "labels": [int(c) for c in clf.classes_],
-        "n_train": int(np.max(search.best_estimator_[0].n_samples_seen_)),
-        "epochs_run": int(clf.n_iter_),
-        "history": {k: [float(v) for v in vals] for k, vals in clf.history_.items()},
-        "metrics": {
-            "test_accuracy": test_accuracy,
-            f"cv_{config.scoring}_mean": float(search.cv_results_["mean_test_score"][best]),
-            f"cv_{config.scoring}_std": float(search.cv_results_["std_test_score"][best]),
-            "training_seconds": float(search.refit_time_),
-        },
-        "sweep": {
-            "file": config.source,
-            "kind": config.kind,
-            "scoring": config.scoring,
-            "candidates": int(len(search.cv_results_["params"])),
-            "best": {k.removeprefix(f"{STEP}__"): v for k, v in search.best_params_.items()},
-        },
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    mean = float(search.cv_results_["mean_test_score"][best])
+    record = TrainingRecord(
+        preset="sweep",
+        params={k: v for k, v in clf.get_params().items() if k != "verbose"},
+        seed=config.seed,
+        labels=[int(c) for c in clf.classes_],
+        n_train=int(np.max(scaler.n_samples_seen_)),
+        epochs_run=int(clf.n_iter_),
+        history=clf.history_,
+        metrics=Metrics(
+            test_accuracy=test_accuracy,
+            best_validation_accuracy=mean if config.scoring == "accuracy" else None,
+            training_seconds=float(search.refit_time_),
+        ),
+        created=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    summary = {
+        "file": config.source,
+        "kind": config.kind,
+        "scoring": config.scoring,
+        "folds": config.folds,
+        "candidates": len(search.cv_results_["params"]),
+        "best": {k.removeprefix(f"{STEP}__"): v for k, v in search.best_params_.items()},
+        "cv_mean": mean,
+        "cv_std": float(search.cv_results_["std_test_score"][best]),
     }
+    return {**record.to_json(), "sweep": summary}
