@@ -26,20 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.common import (
-    busy_warning,
-    config_from_args,
-    interleaved_latencies,
-    interleaved_medians,
-    library_versions,
-    limit_threads,
-    load_data,
-    machine_info,
-    read_json,
-    render_table,
-    run_and_report,
-    run_interleaved,
-)
+from benchmarks.cli import config_from_args, run_and_report
+from benchmarks.data import load_data
+from benchmarks.machine import busy_warning, library_versions, limit_threads, machine_info
+from benchmarks.report import read_json, render_table
+from benchmarks.timing import interleaved_latencies, interleaved_medians, run_interleaved
 
 DEFAULT_JSON = "bench-results-cnn.json"
 CHANNELS, HIDDEN, DROPOUT = (32, 64), 128, 0.3
@@ -62,8 +53,7 @@ class Config:
     data_dir: str | None = None
 
 
-QUICK = {"epochs": 1, "threads": 1, "n_train": 256, "n_test": 128, "repeats": 1,
-         "latency_calls": 5}
+QUICK = {"epochs": 1, "threads": 1, "n_train": 256, "n_test": 128, "repeats": 1, "latency_calls": 5}
 
 
 class ScratchnetCNN:
@@ -74,9 +64,17 @@ class ScratchnetCNN:
     def __init__(self, cfg: Config) -> None:
         from scratchnet import NNClassifier
 
-        self.model = NNClassifier(architecture="cnn", optimizer="adam", dropout=DROPOUT,
-                                  learning_rate=cfg.learning_rate, batch_size=cfg.batch_size,
-                                  dtype="float32", shuffle=True, epochs=1, random_seed=cfg.seed)
+        self.model = NNClassifier(
+            architecture="cnn",
+            optimizer="adam",
+            dropout=DROPOUT,
+            learning_rate=cfg.learning_rate,
+            batch_size=cfg.batch_size,
+            dtype="float32",
+            shuffle=True,
+            epochs=1,
+            random_seed=cfg.seed,
+        )
         self.classes = np.arange(10)
 
     def train_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
@@ -103,11 +101,20 @@ class TorchCNN:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             for out in CHANNELS:
-                layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                           nn.BatchNorm2d(out), nn.ReLU()]
+                layers += [
+                    nn.Conv2d(c, out, 3, padding=1, bias=False),
+                    nn.MaxPool2d(2),
+                    nn.BatchNorm2d(out),
+                    nn.ReLU(),
+                ]
                 c = out
-            layers += [nn.Flatten(), nn.Linear(c * 7 * 7, HIDDEN), nn.ReLU(),
-                       nn.Dropout(DROPOUT), nn.Linear(HIDDEN, 10)]
+            layers += [
+                nn.Flatten(),
+                nn.Linear(c * 7 * 7, HIDDEN),
+                nn.ReLU(),
+                nn.Dropout(DROPOUT),
+                nn.Linear(HIDDEN, 10),
+            ]
         self.model = nn.Sequential(*layers)
         self.loss = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
@@ -120,7 +127,7 @@ class TorchCNN:
         order = torch.randperm(X_t.shape[0], generator=self.generator)  # (N,)
         self.model.train()
         for start in range(0, X_t.shape[0], self.batch_size):
-            idx = order[start:start + self.batch_size]  # (B,)
+            idx = order[start : start + self.batch_size]  # (B,)
             self.optimizer.zero_grad(set_to_none=True)
             self.loss(self.model(X_t[idx]), y_t[idx]).backward()
             self.optimizer.step()
@@ -153,11 +160,14 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
         seconds = run_interleaved(runners, data.X_train, data.y_train, cfg.epochs, log=log)
         probs = {r.name: r.predict_proba(data.X_test) for r in runners}
         batch_s = interleaved_medians(
-            {r.name: (lambda r=r: r.predict_proba(data.X_test)) for r in runners}, cfg.repeats)
-        latency = interleaved_latencies({r.name: r.predict_proba for r in runners},
-                                        data.X_test, cfg.latency_calls)
-        raw = interleaved_latencies({r.name: r.forward_raw for r in runners},
-                                    data.X_test, cfg.latency_calls)
+            {r.name: (lambda r=r: r.predict_proba(data.X_test)) for r in runners}, cfg.repeats
+        )
+        latency = interleaved_latencies(
+            {r.name: r.predict_proba for r in runners}, data.X_test, cfg.latency_calls
+        )
+        raw = interleaved_latencies(
+            {r.name: r.forward_raw for r in runners}, data.X_test, cfg.latency_calls
+        )
     libraries = {}
     for r in runners:
         libraries[r.name] = {
@@ -176,7 +186,8 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
         ratios["scratchnet/pytorch"] = {
             "epoch_time": a["median_epoch_seconds"] / b["median_epoch_seconds"],
             "epoch_time_paired": statistics.median(
-                x / y for x, y in zip(seconds["scratchnet"], seconds["pytorch"], strict=True)),
+                x / y for x, y in zip(seconds["scratchnet"], seconds["pytorch"], strict=True)
+            ),
             "inference_throughput": a["inference_images_per_second"]
             / b["inference_images_per_second"],
         }
@@ -188,11 +199,14 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
     ]
     return {
         "benchmark": "cnn",
-        "config": {**dataclasses.asdict(cfg),
-                   "model": "conv32-pool-bn-relu, conv64-pool-bn-relu, dense 128, dropout 0.3; "
-                            f"Adam lr {cfg.learning_rate:g}, batch {cfg.batch_size}, float32",
-                   "data": data.source.split(" (")[0], "n_train": int(data.X_train.shape[0]),
-                   "n_test": int(data.X_test.shape[0])},
+        "config": {
+            **dataclasses.asdict(cfg),
+            "model": "conv32-pool-bn-relu, conv64-pool-bn-relu, dense 128, dropout 0.3; "
+            f"Adam lr {cfg.learning_rate:g}, batch {cfg.batch_size}, float32",
+            "data": data.source.split(" (")[0],
+            "n_train": int(data.X_train.shape[0]),
+            "n_test": int(data.X_test.shape[0]),
+        },
         "machine": machine,
         "versions": library_versions(torch),
         "libraries": libraries,
@@ -203,9 +217,11 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
 
 def build_parser() -> argparse.ArgumentParser:
     d = Config()
-    p = argparse.ArgumentParser(prog="python -m benchmarks.cnn",
-                                description="Train the cnn architecture with scratchnet and "
-                                "PyTorch, interleaved epoch by epoch, and compare speed.")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.cnn",
+        description="Train the cnn architecture with scratchnet and "
+        "PyTorch, interleaved epoch by epoch, and compare speed.",
+    )
     p.add_argument("--epochs", type=int, help=f"epochs per library (default {d.epochs})")
     p.add_argument("--threads", type=int, help=f"BLAS and PyTorch threads (default {d.threads})")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -218,8 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),
+    )
     p.add_argument("--json", default=DEFAULT_JSON, metavar="PATH")
     p.add_argument("--table", metavar="PATH", help="print the table of a results file and exit")
     return p
@@ -231,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
         print(render_table(read_json(args.table)))
         return 0
     return run_and_report(run, config_from_args(Config, args, QUICK), args, render_table)
-
 
 
 if __name__ == "__main__":

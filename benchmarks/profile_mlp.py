@@ -17,8 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import limit_threads, load_data, machine_info, write_json
-from benchmarks.mlp import N_CLASSES, Config, ScratchnetMLP
+from benchmarks.data import load_data
+from benchmarks.machine import limit_threads, machine_info
+from benchmarks.mlp_config import N_CLASSES, Config
+from benchmarks.mlp_contenders import ScratchnetMLP
+from benchmarks.report import write_json
 
 
 def _timed(fn: Callable, name: str, totals: dict[str, float]) -> Callable:
@@ -45,8 +48,14 @@ def _part_names(net) -> list[tuple[object, str]]:
     return parts
 
 
-def profile(epochs: int = 3, threads: int = 2, n_train: int | None = None, seed: int = 0,
-            synthetic: bool = False, data_dir: str | None = None) -> dict:
+def profile(
+    epochs: int = 3,
+    threads: int = 2,
+    n_train: int | None = None,
+    seed: int = 0,
+    synthetic: bool = False,
+    data_dir: str | None = None,
+) -> dict:
     """Train one warm-up epoch, then ``epochs`` timed ones; returns seconds per part per epoch."""
     data = load_data(n_train, 1, synthetic, seed, data_dir)
     X, y = data.X_train, data.y_train
@@ -85,9 +94,13 @@ def report(results: dict) -> str:
     seconds = results["seconds"]
     epoch = seconds["epoch"]
     threads = results["machine"]["threads"]
-    lines = [f"{results['epochs']} epoch(s) of {results['n_train']:,} images, {threads} "
-             f"thread(s): epoch {min(epoch):.2f}-{max(epoch):.2f} s",
-             "", "| part | s per epoch (median) | share of the epoch |", "|---|---:|---:|"]
+    lines = [
+        f"{results['epochs']} epoch(s) of {results['n_train']:,} images, {threads} "
+        f"thread(s): epoch {min(epoch):.2f}-{max(epoch):.2f} s",
+        "",
+        "| part | s per epoch (median) | share of the epoch |",
+        "|---|---:|---:|",
+    ]
     for name, values in seconds.items():
         if name == "epoch":
             continue
@@ -99,8 +112,11 @@ def report(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.profile_mlp", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.profile_mlp",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
     p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
     p.add_argument("--n-train", type=int, help="use the first N training images (default all)")
@@ -110,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.epochs < 1 or args.threads < 1:
         p.error("--epochs and --threads must be at least 1")
-    results = profile(args.epochs, args.threads, args.n_train, synthetic=args.synthetic,
-                      data_dir=args.data_dir)
+    results = profile(
+        args.epochs, args.threads, args.n_train, synthetic=args.synthetic, data_dir=args.data_dir
+    )
     print(report(results))
     if args.json:
         write_json(args.json, results)

@@ -18,11 +18,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-LIBRARY_KEYS = {"epoch_seconds", "median_epoch_seconds", "test_accuracy",
-                "inference_images_per_second", "latency_ms", "latency_raw_ms", "memory",
-                "gflops", "share_of_gemm_peak", "gemm_time_share"}
-POSITIVE = ("median_epoch_seconds", "inference_images_per_second", "latency_ms", "gflops",
-            "share_of_gemm_peak", "gemm_time_share")
+LIBRARY_KEYS = {
+    "epoch_seconds",
+    "median_epoch_seconds",
+    "test_accuracy",
+    "inference_images_per_second",
+    "latency_ms",
+    "latency_raw_ms",
+    "memory",
+    "gflops",
+    "share_of_gemm_peak",
+    "gemm_time_share",
+}
+POSITIVE = (
+    "median_epoch_seconds",
+    "inference_images_per_second",
+    "latency_ms",
+    "gflops",
+    "share_of_gemm_peak",
+    "gemm_time_share",
+)
 
 
 @pytest.fixture
@@ -42,8 +57,16 @@ def _has_fashion_mnist() -> bool:
 
 
 def check_results(results: dict, libraries: list[str], memory: bool) -> None:
-    assert {"config", "machine", "versions", "gemm", "flops", "libraries", "ratios",
-            "notes"} <= set(results)
+    assert {
+        "config",
+        "machine",
+        "versions",
+        "gemm",
+        "flops",
+        "libraries",
+        "ratios",
+        "notes",
+    } <= set(results)
     assert results["machine"]["cpu"] and results["machine"]["threads"] >= 1
     assert results["versions"]["blas"]["internal_api"]
     assert results["gemm"]["peak_gflops"] > 0 and results["gemm"]["train_step_gflops"] > 0
@@ -66,8 +89,13 @@ def check_results(results: dict, libraries: list[str], memory: bool) -> None:
 @pytest.mark.skipif(not _has_fashion_mnist(), reason="Fashion-MNIST files not installed")
 def test_quick_run_as_a_module_on_the_real_data(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.mlp", "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.mlp", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out.read_text())
     expected = ["scratchnet", "sklearn"] + (["pytorch"] if HAS_TORCH else [])
@@ -100,24 +128,28 @@ def test_quick_run_in_process(mlp, tmp_path, monkeypatch, capsys, torch_case):
 
 
 def test_epoch_flops_formula_matches_the_products_of_a_step(mlp):
+    from benchmarks.flops import epoch_flops, train_step_products
+    from benchmarks.mlp_config import SIZES
+
     sizes = (3, 4, 2)
     # forward 2*(12+8), weight gradients 2*(12+8), input gradient of the second layer 2*8
-    assert mlp.epoch_flops(sizes, 5) == 5 * (40 + 40 + 16)
-    pairs = mlp.train_step_products(mlp.SIZES, batch=7)
-    assert sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs) == \
-        mlp.epoch_flops(mlp.SIZES, 7)
-    assert mlp.epoch_flops(mlp.SIZES, 1) == 1_007_104
+    assert epoch_flops(sizes, 5) == 5 * (40 + 40 + 16)
+    pairs = train_step_products(SIZES, batch=7)
+    assert sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs) == epoch_flops(SIZES, 7)
+    assert epoch_flops(SIZES, 1) == 1_007_104
 
 
 def test_scratchnet_epochs_by_partial_fit_equal_fit(mlp):
     """Interleaving relies on partial_fit resuming where it stopped, Adam's moments and step
     count included: two calls must give the weights of one two-epoch fit."""
-    from benchmarks.common import standardise, synthetic_images
+    from benchmarks.data import standardise, synthetic_images
+    from benchmarks.mlp_config import Config
+    from benchmarks.mlp_contenders import ScratchnetMLP
 
     rng = np.random.default_rng(0)
     X, y = synthetic_images(300, rng)
     X, _ = standardise(X, X[:1])
-    runner = mlp.ScratchnetMLP(mlp.Config(batch_size=64))
+    runner = ScratchnetMLP(Config(batch_size=64))
     runner.train_epoch(X, y)
     runner.train_epoch(X, y)
     reference = runner.model.__class__(**{**runner.model.get_params(), "epochs": 2}).fit(X, y)
@@ -151,14 +183,34 @@ def test_epoch_profile_accounts_for_the_whole_epoch(tmp_path, capsys):
     """``benchmarks.profile_mlp`` times every layer, the loss and the optimizer; with the rest
     they add up to the epoch's wall clock."""
     from benchmarks import profile_mlp
-    from benchmarks.common import read_json
+    from benchmarks.report import read_json
 
     out = tmp_path / "profile.json"
-    assert profile_mlp.main(["--synthetic", "--n-train", "512", "--epochs", "2", "--threads", "1",
-                             "--json", str(out)]) == 0
+    assert (
+        profile_mlp.main(
+            [
+                "--synthetic",
+                "--n-train",
+                "512",
+                "--epochs",
+                "2",
+                "--threads",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     seconds = read_json(out)["seconds"]
-    assert {"Dense 784→256 forward", "Dense 784→256 backward", "ReLU 256 backward",
-            "Dense 128→10 backward", "loss forward", "optimizer step (Adam)"} <= set(seconds)
+    assert {
+        "Dense 784→256 forward",
+        "Dense 784→256 backward",
+        "ReLU 256 backward",
+        "Dense 128→10 backward",
+        "loss forward",
+        "optimizer step (Adam)",
+    } <= set(seconds)
     parts = [name for name in seconds if name != "epoch"]
     for k, epoch in enumerate(seconds["epoch"]):
         assert all(seconds[name][k] >= 0 for name in parts if not name.startswith("rest"))
