@@ -11,10 +11,11 @@ from numbers import Integral
 import numpy as np
 
 from scratchnet.nn import architectures
+from scratchnet.nn.callbacks import BestWeights, Callback, DivergenceGuard, EarlyStopping
 from scratchnet.nn.network import Sequential
 from scratchnet.nn.optimizers import make_optimizer
 from scratchnet.nn.schedules import get_schedule
-from scratchnet.nn.training import Trainer
+from scratchnet.nn.training import Trainer, batch_slices
 
 
 def make_rng(est) -> np.random.Generator:
@@ -66,6 +67,26 @@ def make_trainer(est, network: Sequential, n_features: int) -> Trainer:
         augment = shift_flip(max_shift=1, image_shape=(side, side))
     return Trainer(network, optimizer, l1=est.l1, l2=est.l2, augment=augment,
                    clip_norm=est.clip_norm)
+
+
+def make_callbacks(est, n_samples: int, epochs: int, validation: bool
+                   ) -> tuple[DivergenceGuard, BestWeights | None, list[Callback]]:
+    """The estimator's own callbacks, in the order they run: the divergence guard, then (with
+    validation data) best weights and early stopping, then the progress bar; the guard and the
+    best-weights tracker are also returned, since the estimator reads them afterwards."""
+    guard, best = DivergenceGuard(est.classes_.shape[0]), None
+    callbacks: list[Callback] = [guard]
+    if validation:
+        best = BestWeights(restore=est.restore_best_weights)
+        callbacks.append(best)
+        if est.early_stopping:
+            callbacks.append(EarlyStopping(est.n_iter_no_change))
+    if est.verbose:
+        from scratchnet.estimator.progress import ProgressBar
+
+        steps = len(batch_slices(n_samples, est.n_batches, est.batch_size))
+        callbacks.append(ProgressBar(epochs * steps))
+    return guard, best, callbacks
 
 
 def square_side(n_features: int, what: str) -> int:

@@ -24,13 +24,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from scratchnet.estimator.building import build_network, make_rng, make_trainer
+from scratchnet.estimator.building import build_network, make_callbacks, make_rng, make_trainer
 from scratchnet.estimator.labels import check_classes, encode_labels
 from scratchnet.estimator.params import validate_params
 from scratchnet.estimator.splits import stratified_split
-from scratchnet.nn.callbacks import BestWeights, DivergenceGuard, EarlyStopping, TrainingDiverged
+from scratchnet.nn.callbacks import TrainingDiverged
 from scratchnet.nn.functional import softmax
-from scratchnet.nn.training import History, batch_slices
+from scratchnet.nn.training import History
 
 
 class NNClassifier(ClassifierMixin, BaseEstimator):
@@ -76,10 +76,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     restore_best_weights : bool, default=True
-        Whenever there is validation data, end with the weights of the epoch with the best
-        validation accuracy (True) or with those of the last epoch (False, Keras's default). With
-        a schedule that anneals the learning rate to the end the last weights are the intended
-        result, and the best of a few close validation scores is mostly noise.
+        With validation data, end with the weights of the best validation epoch (True) or of
+        the last epoch (False, Keras's default; right for a schedule that anneals to the end).
     lr_schedule : {None, "step", "exponential", "cosine"}, default=None
         Per-epoch learning-rate schedule from :data:`scratchnet.nn.schedules.SCHEDULES`
         (cosine anneals to 0 over ``epochs``).
@@ -228,19 +226,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train(self, X, y, validation, epochs: int, extra_callbacks) -> None:
-        guard = DivergenceGuard(self.classes_.shape[0])
-        callbacks = [guard]
-        best = None
-        if validation is not None:
-            best = BestWeights(restore=self.restore_best_weights)
-            callbacks.append(best)
-            if self.early_stopping:
-                callbacks.append(EarlyStopping(self.n_iter_no_change))
-        if self.verbose:
-            from scratchnet.estimator.progress import ProgressBar
-
-            steps = len(batch_slices(X.shape[0], self.n_batches, self.batch_size))
-            callbacks.append(ProgressBar(epochs * steps))
+        guard, best, callbacks = make_callbacks(self, X.shape[0], epochs, validation is not None)
         nothing_to_keep = False
         try:
             self._trainer.fit(X, y, self._random, epochs, n_batches=self.n_batches,
