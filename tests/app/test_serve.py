@@ -342,10 +342,26 @@ def test_a_streamed_body_without_length_is_cut_at_the_limit(model):
                 while sent < 64 * 2**20 and not select.select([sock], [], [], 0)[0]:
                     sock.sendall(chunk)
                     sent += 65536
-            response = sock.recv(65536).decode("latin-1")
+            response = b""
+            while not response.endswith(b"}"):  # the JSON body may come in a second segment
+                part = sock.recv(65536)
+                if not part:
+                    break
+                response += part
+            response = response.decode("latin-1")
     assert response.startswith("HTTP/1.1 413"), response[:200]
     assert '{"error":"upload too large' in response
     assert sent < 16 * 2**20  # stopped early (what was sent sat in socket buffers)
+
+
+def test_an_oversize_upload_to_a_real_server_reads_the_413(model):
+    """A client that sends its whole body first (as browsers do) gets the answer, not a reset."""
+    with running_server(create_app(model, max_upload_bytes=SMALL_LIMIT)) as url:
+        for size in (SMALL_LIMIT + 1, 3 * SMALL_LIMIT):
+            r = httpx.post(url + "/api/predict", timeout=30,
+                           files={"image": ("big.png", bytes(size), "image/png")})
+            assert r.status_code == 413 and "too large" in r.json()["error"]
+        assert httpx.get(url + "/healthz").status_code == 200
 
 
 def test_one_log_line_per_request(client, caplog):

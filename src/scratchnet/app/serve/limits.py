@@ -1,9 +1,11 @@
 """Request-body size limit and the one-line request log, as plain ASGI middleware.
 
 The size limit is enforced twice, so no request body is ever held beyond it: a declared
-``Content-Length`` over the limit is answered 413 before a byte of the body is read, and a body
-without one (chunked) is counted as it streams in; the first chunk that crosses the limit
-aborts the request with 413 (the multipart parser upstream never sees more).
+``Content-Length`` over the limit is answered 413 without keeping a byte of the body (up to
+four times the limit the body is read and dropped first, so the client, still sending, reads
+the answer instead of a reset), and a body without one (chunked) is counted as it streams in;
+the first chunk that crosses the limit aborts the request with 413 (the multipart parser
+upstream never sees more).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import time
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger("scratchnet.serve")
+# Declared bodies up to this many times the limit are read and discarded before the 413 (see
+# BodyLimit); larger ones are answered at once and the connection closed.
+_DRAIN_FACTOR = 4
 
 
 def error_body(message: str) -> bytes:
@@ -40,6 +45,11 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
+            if declared <= _DRAIN_FACTOR * self.max_bytes:
+                # A client (a browser among them) sends its whole body before it reads the
+                # answer: read a moderately oversized body and throw it away, so the client
+                # gets the 413 rather than a connection reset. Nothing of it is kept.
+                await _discard(receive)
             return await _send_json(send, 413, self.message)
         seen = 0
 
@@ -81,6 +91,13 @@ class RequestLog:
             client = scope.get("client") or ("-", 0)
             log.info("%s %s %s %d %.1fms %dB", client[0], scope["method"], scope["path"], status,
                      1000 * (time.perf_counter() - start), size)
+
+
+async def _discard(receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _content_length(scope) -> int | None:
