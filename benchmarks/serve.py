@@ -225,7 +225,7 @@ def _screenshot(url: str, image: bytes, path: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        upload = Path(tmp) / "ankle-boot.png"
+        upload = Path(tmp) / "test-image.png"
         upload.write_bytes(image)
         browser = p.chromium.launch(executable_path=shutil.which("chromium"),
                                     args=["--no-sandbox"])
