@@ -223,6 +223,24 @@ def test_random_search_candidates_are_reproducible():
     )
 
 
+def test_random_search_on_a_validation_split(tmp_path, fashion_mnist_test, capsys):
+    text = (
+        "[search]\nkind = 'random'\nn_candidates = 3\nvalidation_fraction = 0.25\nseed = 1\n"
+        "[data]\nlimit = 1500\n[fixed]\nepochs = 1\noptimizer = 'adam'\n[params]\n"
+        "learning_rate = { distribution = 'loguniform', low = 1e-4, high = 1e-2 }\n"
+        "batch_size = { distribution = 'randint', low = 32, high = 128 }\n"
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(write(tmp_path, text)), "--out", str(out), "--workers", "1"]) == 0
+    rows = json.loads((out / "results.json").read_text())["results"]
+    assert len(rows) == 3 and all(len(r["split_scores"]) == 1 for r in rows)
+    assert all(32 <= r["params"]["batch_size"] <= 128 for r in rows)
+    assert (
+        load_model(out / "best-model").record.params["batch_size"]
+        == rows[0]["params"]["batch_size"]
+    )
+
+
 def test_shipped_example_is_valid():
     config = load_config(Path(__file__).parents[2] / "sweeps" / "mlp.toml")
     assert config.kind == "grid" and config.n_total() == 12

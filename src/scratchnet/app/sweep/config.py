@@ -7,8 +7,9 @@
     folds = 3                  # stratified k-fold cross-validation, shuffled with `seed`...
     # validation_fraction = 0.2  # ...or one stratified train/validation split instead
     scoring = "accuracy"       # a scikit-learn scorer name (see SCORINGS)
-    n_candidates = 8           # random search only
+    # n_candidates = 8         # random search only (default 10)
     seed = 0                   # the folds, the random draws and every network's weights
+                               # (unless [fixed] or [params] set NNClassifier's own seed)
 
     [data]
     limit = 10000              # the first N Fashion-MNIST training images (default: all 60,000)

@@ -144,7 +144,7 @@ def score_figure(rows: list[dict], scoring: str = "accuracy"):
                 ax.set_xscale("log")
             ax.margins(x=0.15)
             unique = sorted(set(values))
-            if len(unique) <= 8:  # a grid: label the values tried, nothing in between
+            if len(unique) <= 8 and len(unique) < len(values):  # a grid's repeated values
                 ax.minorticks_off()
                 ax.set_xticks(unique, [_text(v) for v in unique])
         else:
@@ -156,7 +156,7 @@ def score_figure(rows: list[dict], scoring: str = "accuracy"):
         if ok:
             best = int(np.argmax(means))
             ax.plot([x[best]], [means[best]], "*", markersize=14, color="C3", label="best")
-            ax.legend(fontsize=9, loc="lower right")
+            ax.legend(fontsize=9, loc="best")
         ax.set_xlabel(name)
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel(f"{scoring} (cross-validated)")
