@@ -396,3 +396,47 @@ def test_concurrent_requests_get_the_single_threaded_answers(which, model, cnn_m
     for i, answer in enumerate(answers):
         # Bit for bit: the same probabilities and the same saliency PNG.
         assert answer == expected[i % len(images)], i
+
+
+# --- the command ------------------------------------------------------------------------------
+def test_the_serve_command_in_a_subprocess(model_dir, fashion_mnist_test):
+    """`scratchnet serve` for real: it says where it listens (``--port 0`` picks a free port),
+    answers, logs one line per request, and stops cleanly on Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "scratchnet", "serve", str(model_dir),
+                             "--port", "0"], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        first = proc.stderr.readline()
+        assert "serving" in first and "http://127.0.0.1:" in first, first
+        url = first.split("at ", 1)[1].split("/ ", 1)[0]
+        assert httpx.get(url + "/healthz", timeout=10).json() == {"status": "ok"}
+        r = httpx.post(url + "/api/predict", files={"image": ("x.png", png_bytes(
+            fashion_mnist_test[0][0]), "image/png")}, timeout=30)
+        assert r.status_code == 200 and r.json()["label"]
+        assert httpx.post(url + "/api/predict", files={"image": ("a.txt", b"hi")},
+                          timeout=10).status_code == 415
+        assert httpx.get(url + "/api/random", timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=20)[1]
+    assert proc.returncode == 0, rest
+    requests = [line for line in rest.splitlines() if " 127.0.0.1 " in line]
+    assert len(requests) == 4 and "POST /api/predict 415" in requests[2], rest
+    assert "Traceback" not in rest
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "/nonexistent/model"], "not a model directory"),
+    (["serve", "MODEL", "--data-dir", "/nonexistent/data"], "--data-dir"),
+    (["serve", "MODEL", "--host", "nowhere.invalid"], "--host nowhere.invalid"),
+])
+def test_serve_command_errors_are_one_line(argv, words, model_dir, capsys):
+    argv = [str(model_dir) if a == "MODEL" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and err.startswith("scratchnet serve: error:")

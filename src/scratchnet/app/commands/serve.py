@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 
 from scratchnet.app.commands.common import UsageError, add_data_dir, bounded_int
 
@@ -54,14 +55,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     test_images = _test_images(args.data_dir, log)
     app = create_app(model, max_upload_bytes=args.max_upload_mb * 2**20,
                      test_images=test_images, max_concurrent=args.max_concurrent)
-    log.info("serving %s at http://%s:%d/ (Ctrl-C stops)", args.model_dir, args.host, args.port)
+    sock = _listen(args.host, args.port)
+    port = sock.getsockname()[1]
+    log.info("serving %s at http://%s:%d/ (Ctrl-C stops)", args.model_dir, args.host, port)
+    config = uvicorn.Config(app, access_log=False, log_level="warning", log_config=None)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning",
-                    log_config=None)
-    except SystemExit as exc:  # uvicorn exits when it cannot bind; it logged why
-        raise UsageError(f"cannot listen on {args.host}:{args.port} (in use, or not an "
-                         "address of this machine?)") from exc
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C
+        pass
+    finally:
+        sock.close()
+    log.info("stopped")  # Ctrl-C is how a server is meant to end: exit status 0
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a busy port or a wrong address is one line (and
+    ``--port 0`` tells which port it got) rather than uvicorn's log and exit."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: unknown address ({exc.strerror})") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another "
+                         "server there? try --port)") from None
+    return sock
 
 
 def _test_images(data_dir, log):
