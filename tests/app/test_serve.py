@@ -40,19 +40,26 @@ SMALL_LIMIT = 200_000  # bytes: the upload limit of the test app
 
 
 # --- fixtures and helpers (the browser tests use them too) ------------------------------------
+_SHARED: dict = {}  # the browser tests import these fixtures: train and load once for both
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     """A real MLP, trained briefly (about 2 s) and saved as `scratchnet train` does."""
     from scratchnet.app.experiment import train_preset
 
-    directory = tmp_path_factory.mktemp("serve") / "mlp"
-    save_model(train_preset("mlp", epochs=1, limit=3000, seed=0), directory)
-    return directory
+    if "dir" not in _SHARED:
+        directory = tmp_path_factory.mktemp("serve") / "mlp"
+        save_model(train_preset("mlp", epochs=1, limit=3000, seed=0), directory)
+        _SHARED["dir"] = directory
+    return _SHARED["dir"]
 
 
 @pytest.fixture(scope="session")
 def model(model_dir):
-    return load_model(model_dir)
+    if "model" not in _SHARED:
+        _SHARED["model"] = load_model(model_dir)
+    return _SHARED["model"]
 
 
 @pytest.fixture(scope="session")
