@@ -224,6 +224,13 @@ def test_model_card_health_and_openapi(client, model):
     predict = spec["paths"]["/api/predict"]["post"]
     assert "multipart/form-data" in predict["requestBody"]["content"]
     assert {"200", "413", "415", "422"} <= set(predict["responses"])
+    schemas = spec["components"]["schemas"]
+    answer = predict["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert answer.endswith("/Prediction") and {"label", "top", "probabilities", "saliency_png"} \
+        <= set(schemas["Prediction"]["properties"])
+    error = predict["responses"]["415"]["content"]["application/json"]["schema"]["$ref"]
+    assert set(schemas[error.rsplit("/", 1)[1]]["properties"]) == {"error"}
+    assert set(schemas["ModelCard"]["properties"]) == set(card)  # the docs list every field
     assert {"/api/model", "/api/random", "/healthz"} <= set(spec["paths"])
     page = client.get("/")
     assert page.status_code == 200 and "/static/page.js" in page.text

@@ -34,7 +34,7 @@ from scratchnet.app.photos import (
     PhotoError,
     load_photo_bytes,
 )
-from scratchnet.app.serve import inference
+from scratchnet.app.serve import inference, schemas
 from scratchnet.app.serve.limits import BodyLimit, RequestLog, error_body, log
 from scratchnet.estimator.trained_model import TrainedModel
 
@@ -93,20 +93,23 @@ def create_app(model: TrainedModel, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_M
     def page() -> HTMLResponse:
         return HTMLResponse(_static("index.html"))
 
-    @app.get("/healthz", summary="Liveness check")
+    @app.get("/healthz", summary="Liveness check", response_model=schemas.Health)
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/api/model", summary="The model card")
+    @app.get("/api/model", summary="The model card", response_model=schemas.ModelCard)
     def model_info() -> dict:
         """Architecture, parameter count, test accuracy, training date, class names, and
         whether ``/api/random`` has images."""
         return card
 
     @app.post("/api/predict", summary="Classify an uploaded image",
-              responses={413: {"description": "file or image too large"},
-                         415: {"description": "not an image"},
-                         422: {"description": "unreadable, truncated or blank image"}})
+              response_model=schemas.Prediction, response_model_exclude_none=True,
+              responses={413: _failure("the file or the image (in pixels) is too large"),
+                         415: _failure("not an image (judged by content, not name)"),
+                         422: _failure("unreadable, truncated or blank image, or a malformed "
+                                       "request"),
+                         500: _failure("a bug: the server log has one line about it")})
     def predict_route(
         image: Annotated[UploadFile, File(description="PNG, JPEG or any format Pillow reads")],
         top_k: Annotated[int, Query(ge=1, le=len(model.class_names),
@@ -139,7 +142,9 @@ def create_app(model: TrainedModel, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_M
             return _error(500, f"internal error ({type(exc).__name__}); see the server log")
         return _answer(model, pixels, result, top_k)
 
-    @app.get("/api/random", summary="A random Fashion-MNIST test image")
+    @app.get("/api/random", summary="A random Fashion-MNIST test image",
+             response_model=schemas.RandomImage,
+             responses={404: _failure("the server has no test images")})
     def random_image() -> dict:
         """A test-set image as a PNG data URL with its true label (404 without the data)."""
         if test_images is None:
@@ -169,6 +174,10 @@ def _answer(model, pixels, result: inference.Prediction, k: int) -> dict:
         answer["input_png"] = inference.gray_png(pixels)
         answer["saliency_png"] = inference.saliency_png(result.saliency)
     return answer
+
+
+def _failure(description: str) -> dict:
+    return {"model": schemas.ErrorAnswer, "description": description}
 
 
 def _error(status: int, message: str) -> JSONResponse:
