@@ -64,7 +64,7 @@ def profile(
     per_epoch: list[dict[str, float]] = []
     with limit_threads(threads):
         model.partial_fit(X, y, classes=classes)  # builds the network, the trainer and Adam
-        trainer = model._trainer
+        trainer = model.trainer_
         totals: dict[str, float] = defaultdict(float)
         for layer, label in _part_names(model.network_):
             layer.forward = _timed(layer.forward, f"{label} forward", totals)

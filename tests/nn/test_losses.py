@@ -34,6 +34,21 @@ def test_softmax_cross_entropy_gradient(reduction, num_grad, assert_grad_close):
                 assert_grad_close)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_weighted_softmax_cross_entropy_gradient_and_value(reduction, num_grad,
+                                                           assert_grad_close):
+    w = np.array([0.0, 1.0, 2.0, 0.5, 3.0, 1.0])
+    loss = SoftmaxCrossEntropy(reduction)
+    pred = LOGITS.copy()
+    loss.forward(pred.copy(), LABELS, w)
+    analytic = loss.backward().copy()
+    numeric = num_grad(lambda: loss.forward(pred.copy(), LABELS, w), pred)
+    assert_grad_close(analytic, numeric)
+    per_sample = -np.log(softmax(LOGITS)[np.arange(N), LABELS])
+    divisor = N if reduction == "mean" else 1
+    assert loss.forward(LOGITS, LABELS, w) == pytest.approx((w * per_sample).sum() / divisor)
+
+
 @pytest.mark.parametrize("reduction, divisor", [("mean", N), ("sum", 1)])
 def test_softmax_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(reduction, divisor):
     loss = SoftmaxCrossEntropy(reduction)

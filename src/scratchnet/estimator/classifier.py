@@ -24,13 +24,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from scratchnet.estimator.building import build_network, make_callbacks, make_rng, make_trainer
+from scratchnet.estimator.attributes import fitted_attributes
+from scratchnet.estimator.building import build_network, make_rng, make_trainer
+from scratchnet.estimator.fitting import resolve_weights, train_epochs
 from scratchnet.estimator.labels import check_classes, encode_labels
 from scratchnet.estimator.params import validate_params
 from scratchnet.estimator.splits import stratified_split
-from scratchnet.nn.callbacks import TrainingDiverged
 from scratchnet.nn.functional import softmax
-from scratchnet.nn.training import History
 
 
 class NNClassifier(ClassifierMixin, BaseEstimator):
@@ -99,12 +99,22 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         Precision of the weights and of all arithmetic.
     verbose : bool, default=False
         Show a progress bar with loss and accuracy per epoch.
+    random_state : see ``random_seed``.
+    class_weight : None, "balanced" or dict, default=None
+        Weights of each class's samples in the loss (scikit-learn's meaning).
+    warm_start : bool, default=False
+        ``fit`` continues from the current weights (same classes and features) instead of
+        starting again; the optimizer starts afresh.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     network_ : Sequential
+    trainer_ : Trainer
+        The core's trainer: the optimizer, its state and ``history`` (every epoch run).
+    rng_ : numpy.random.Generator
+        The generator of the fit, drawn on by shuffling, dropout and augmentation.
     n_iter_ : int
         Epochs run.
     loss_curve_ : list of float
@@ -116,6 +126,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         ``loss``, ``accuracy``, ``cost``, ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``
         per epoch (:class:`scratchnet.nn.training.History`).
     best_validation_score_ : float or None
+    best_loss_, validation_scores_, n_outputs_, n_layers_, coefs_, intercepts_
+        As in scikit-learn's ``MLPClassifier`` (:mod:`scratchnet.estimator.attributes`).
     """
 
     def __init__(self, n_classes=None, n_features=None, n_hidden_units=50, l2=0.0, l1=0.0,
@@ -124,7 +136,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                  dropout=0.0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10, restore_best_weights=True, lr_schedule=None,
                  architecture="mlp", augment=False, weight_decay=0.0, clip_norm=None,
-                 init="auto", dtype="float32", verbose=False, random_state=None):
+                 init="auto", dtype="float32", verbose=False, random_state=None,
+                 class_weight=None, warm_start=False):
         self.n_classes = n_classes
         self.n_features = n_features
         self.n_hidden_units = n_hidden_units
@@ -152,6 +165,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
         self.random_state = random_state
+        self.class_weight = class_weight
+        self.warm_start = warm_start
 
     # --- validation -------------------------------------------------------------------------
     def _validate_training_data(self, X, y, reset: bool):
@@ -166,21 +181,22 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
     def _initialise(self, classes: np.ndarray, n_features: int) -> None:
         check_classes(classes, self.n_classes)
         self.classes_ = classes
-        self._random = make_rng(self)
-        self.network_ = build_network(self, n_features, classes.shape[0], self._random)
-        self._trainer = make_trainer(self, self.network_, n_features)
-        self._history = History()
+        self.rng_ = make_rng(self)
+        self.network_ = build_network(self, n_features, classes.shape[0], self.rng_)
+        self.trainer_ = make_trainer(self, self.network_, n_features)
         self.best_validation_score_ = None
-        self._sync_history()
+        vars(self).update(fitted_attributes(self))
 
     # --- fitting ----------------------------------------------------------------------------
-    def fit(self, X, y, *, validation_data=None, callbacks=()):
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, callbacks=()):
         """Train from scratch for ``epochs`` epochs (fewer with early stopping).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Scales each sample's loss (an integer weight counts as that many copies).
         validation_data : tuple (X_val, y_val), optional
             Scored after every epoch into ``history_`` and used for early stopping instead of
             a held-out split. Whenever there is validation data, the weights of the epoch with
@@ -193,20 +209,28 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         validate_params(self.get_params())
         X, y = self._validate_training_data(X, y, reset=True)
         classes, y_enc = np.unique(y, return_inverse=True)
-        self._initialise(classes, X.shape[1])
+        warm = (self.warm_start and hasattr(self, "network_")
+                and np.array_equal(classes, self.classes_))
+        if warm:  # the same network and history, a fresh optimizer
+            history = self.trainer_.history
+            self.trainer_ = make_trainer(self, self.network_, X.shape[1])
+            self.trainer_.history = history
+        else:
+            self._initialise(classes, X.shape[1])
+        weights = resolve_weights(self, sample_weight, y_enc)
         validation = None
         if validation_data is not None:
             X_val = np.asarray(validate_data(self, validation_data[0], reset=False),
                                dtype=self.dtype)
             validation = (X_val, encode_labels(self.classes_, column_or_1d(validation_data[1])))
         elif self.early_stopping:
-            X, y_enc, X_val, y_val = stratified_split(X, y_enc, self.validation_fraction,
-                                                      self._random)
+            X, y_enc, X_val, y_val, weights = stratified_split(
+                X, y_enc, self.validation_fraction, self.rng_, weights)
             validation = (X_val, y_val)
-        self._train(X, y_enc, validation, self.epochs, callbacks)
+        train_epochs(self, X, y_enc, validation, self.epochs, callbacks, weights)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, keeping the weights from earlier calls.
 
         ``classes`` must be given on the first call when ``y`` may not hold every class
@@ -222,34 +246,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                              f"{self.classes_!r}")
-        self._train(X, encode_labels(self.classes_, y), None, 1, ())
+        y_enc = encode_labels(self.classes_, y)
+        train_epochs(self, X, y_enc, None, 1, (), resolve_weights(self, sample_weight, y_enc))
         return self
-
-    def _train(self, X, y, validation, epochs: int, extra_callbacks) -> None:
-        guard, best, callbacks = make_callbacks(self, X.shape[0], epochs, validation is not None)
-        nothing_to_keep = False
-        try:
-            self._trainer.fit(X, y, self._random, epochs, n_batches=self.n_batches,
-                              batch_size=self.batch_size, shuffle=self.shuffle,
-                              validation_data=validation, history=self._history,
-                              callbacks=[*callbacks, *extra_callbacks])
-        except TrainingDiverged:
-            nothing_to_keep = guard.good is None
-            raise
-        finally:
-            if nothing_to_keep:  # no epoch ended with finite weights: leave it unfitted
-                for name in [k for k in vars(self) if k.endswith("_")]:
-                    delattr(self, name)
-            else:
-                self._sync_history()
-                if best is not None and np.isfinite(best.best_score):
-                    self.best_validation_score_ = float(best.best_score)
-
-    def _sync_history(self) -> None:
-        h = self._history
-        self.n_iter_ = h.n_epochs
-        self.loss_curve_, self.error_ = list(h.loss), list(h.cost)
-        self.history_ = h.as_dict()
 
     # --- inference --------------------------------------------------------------------------
     def _logits(self, X) -> np.ndarray:

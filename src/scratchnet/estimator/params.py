@@ -97,6 +97,11 @@ CHECKS = {
     "init": _choice(INIT_CHOICES),
     "dtype": _choice(("float32", "float64")),
     "verbose": (lambda v: isinstance(v, bool | Integral), "True, False or an int"),
+    "warm_start": _bool(),
+    "class_weight": (lambda v: v is None or v == "balanced" or (
+        isinstance(v, dict) and all(isinstance(w, Real) and math.isfinite(w) and w >= 0
+                                    for w in v.values())),
+        "None, 'balanced' or a dict from class label to a weight >= 0"),
 }
 
 

@@ -22,12 +22,12 @@ from numbers import Integral
 
 import numpy as np
 
+from scratchnet.estimator.attributes import fitted_attributes
 from scratchnet.estimator.building import make_rng, make_trainer
 from scratchnet.estimator.model_dir import load_model, save_model
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
 from scratchnet.estimator.training_record import Metrics, TrainingRecord
-from scratchnet.nn.training import History
 
 
 def save_estimator(est, directory: str | os.PathLike) -> None:
@@ -67,15 +67,13 @@ def load_estimator(cls, directory: str | os.PathLike):
     est.network_ = model.network
     identity = (not model.scaler.mean.any()) and bool(np.all(model.scaler.std == 1))
     est.input_scaler_ = None if identity else model.scaler
-    history = History()
+    est.rng_ = make_rng(est)
+    est.trainer_ = make_trainer(est, est.network_, est.n_features_in_)
     for key, values in record.history.items():
-        if hasattr(history, key):
-            getattr(history, key).extend(values)
-    est._history = history
-    est._sync_history()
+        if hasattr(est.trainer_.history, key):
+            getattr(est.trainer_.history, key).extend(values)
+    vars(est).update(fitted_attributes(est))
     est.best_validation_score_ = record.metrics.best_validation_accuracy
-    est._random = make_rng(est)
-    est._trainer = make_trainer(est, est.network_, est.n_features_in_)
     return est
 
 

@@ -6,9 +6,10 @@ import numpy as np
 
 
 def stratified_split(X: np.ndarray, y: np.ndarray, fraction: float,
-                     rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+                     rng: np.random.Generator,
+                     weights: np.ndarray | None = None) -> tuple[np.ndarray | None, ...]:
     """Hold out ``fraction`` of each class (at least one sample of it when it has two);
-    returns ``X_train, y_train, X_val, y_val``."""
+    returns ``X_train, y_train, X_val, y_val, weights_train`` (``None`` without weights)."""
     val_idx = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
@@ -21,4 +22,4 @@ def stratified_split(X: np.ndarray, y: np.ndarray, fraction: float,
                          "raise validation_fraction or pass more data")
     mask = np.ones(X.shape[0], dtype=bool)
     mask[val] = False
-    return X[mask], y[mask], X[val], y[val]
+    return X[mask], y[mask], X[val], y[val], None if weights is None else weights[mask]

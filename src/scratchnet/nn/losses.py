@@ -32,28 +32,38 @@ class SoftmaxCrossEntropy(_Loss):
     Backward: ``dZ = (softmax(Z) - one_hot(y)) / N`` (no ``/ N`` for ``"sum"``). Fusing the two
     skips the softmax Jacobian, which is both cheaper and exact.
 
-    ``logits``: ``(N, C)``; ``y``: ``(N,)`` integers in ``[0, C)``.
+    With ``sample_weight`` ``w`` each sample's term is scaled: ``L = -sum_i w_i log p[i, y_i]``
+    and ``dZ[i] = w_i * (softmax(Z)[i] - one_hot(y_i))`` (then ``/ N`` for ``"mean"``), so an
+    integer weight counts a sample as that many copies.
+
+    ``logits``: ``(N, C)``; ``y``: ``(N,)`` integers in ``[0, C)``; ``sample_weight``: ``(N,)``.
     Reference: https://cs231n.github.io/linear-classify/#softmax
     """
 
-    def forward(self, logits: np.ndarray, y: np.ndarray) -> float:
+    def forward(self, logits: np.ndarray, y: np.ndarray,
+                sample_weight: np.ndarray | None = None) -> float:
         n = logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)  # (N, C), every entry <= 0
         exp = np.exp(shifted)
         sum_exp = exp.sum(axis=1, keepdims=True)  # (N, 1)
         rows = np.arange(n)
         # -log p[y] = log(sum exp) - shifted[y]
-        loss = float(np.sum(np.log(sum_exp[:, 0]) - shifted[rows, y], dtype=np.float64))
+        per_sample = np.log(sum_exp[:, 0]) - shifted[rows, y]  # (N,)
+        if sample_weight is not None:
+            per_sample *= sample_weight
+        loss = float(np.sum(per_sample, dtype=np.float64))
         exp /= sum_exp  # now the probabilities, reused by backward
-        self._probs, self._y = exp, y
+        self._probs, self._y, self._w = exp, y, sample_weight
         return loss * self._scale(n)
 
     def backward(self) -> np.ndarray:
         grad = self._probs  # (N, C); the cache is consumed, so write in place
         grad[np.arange(grad.shape[0]), self._y] -= 1.0
+        if self._w is not None:
+            grad *= self._w[:, None]
         if self.reduction == "mean":
             grad /= grad.shape[0]  # a division, so the result is (softmax - one_hot) / N exactly
-        self._probs = self._y = None
+        self._probs = self._y = self._w = None
         return grad
 
 

@@ -110,6 +110,7 @@ class Trainer:
         self._ybuf: np.ndarray | None = None
         self._callbacks: Sequence[Callback] = ()
         self._stop_requested = False
+        self.history = History()  # every epoch this trainer ran, over all fit calls
 
     def _buffers(self, X: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         shape = (size,) + X.shape[1:]
@@ -135,11 +136,13 @@ class Trainer:
             if self.l1:
                 g += self.l1 * np.sign(w)
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
-        """One forward, backward and update on a batch; returns (batch loss, correct count)."""
+    def train_step(self, xb: np.ndarray, yb: np.ndarray,
+                   wb: np.ndarray | None = None) -> tuple[float, int]:
+        """One forward, backward and update on a batch (``wb``: per-sample loss weights);
+        returns (batch loss, correct count)."""
         logits = self.net.forward(xb, training=True)  # (B, C)
         correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
-        batch_loss = self.loss.forward(logits, yb)
+        batch_loss = self.loss.forward(logits, yb, wb)
         self.net.backward(self.loss.backward())
         if self.l1 or self.l2:
             self._add_penalty_grads()
@@ -164,16 +167,19 @@ class Trainer:
     def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, epochs: int, *,
             n_batches: int | None = None, batch_size: int | None = None, shuffle: bool = True,
             validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-            callbacks: Sequence[Callback] = (), history: History | None = None) -> History:
-        """Train up to ``epochs`` epochs and return the history.
+            callbacks: Sequence[Callback] = (), history: History | None = None,
+            sample_weight: np.ndarray | None = None) -> History:
+        """Train up to ``epochs`` epochs and return the history (``self.history``).
 
-        Epochs are numbered on from ``history`` when one is passed (``partial_fit`` calls), which
-        is what the learning-rate schedule sees. After each epoch the history is appended (the
+        Epochs are numbered on from the history (``self.history``, or ``history`` when given,
+        which then becomes ``self.history``), so repeated calls continue one run, and the
+        learning-rate schedule sees the run's epoch. After each epoch the history is appended (the
         validation loss and accuracy when ``validation_data`` is given) and each callback's
         ``on_epoch_end`` is asked, in order; any ``True`` ends training. ``on_train_end`` runs
-        however training ended.
+        however training ended. ``sample_weight`` (n_samples,) scales each sample's loss.
         """
-        history = History() if history is None else history
+        history = self.history if history is None else history
+        self.history = history
         self._callbacks, self._stop_requested = tuple(callbacks), False
         for cb in self._callbacks:
             cb.on_train_begin(self, history)
@@ -181,7 +187,8 @@ class Trainer:
             for _ in range(epochs):
                 start = time.perf_counter()
                 result = self.run_epoch(X, y, rng, n_batches=n_batches, batch_size=batch_size,
-                                        shuffle=shuffle, epoch=history.n_epochs)
+                                        shuffle=shuffle, epoch=history.n_epochs,
+                                        sample_weight=sample_weight)
                 history.loss.append(result.mean_loss)
                 history.accuracy.append(result.accuracy)
                 history.cost.append(result.total_cost)
@@ -209,7 +216,8 @@ class Trainer:
 
     def run_epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                   n_batches: int | None = None, batch_size: int | None = None,
-                  shuffle: bool = True, epoch: int = 0) -> EpochResult:
+                  shuffle: bool = True, epoch: int = 0,
+                  sample_weight: np.ndarray | None = None) -> EpochResult:
         """Train one pass over ``(X, y)``; stop early (``stopped=True``) when a callback of
         :meth:`fit` asks to after a batch."""
         n = X.shape[0]
@@ -228,9 +236,10 @@ class Trainer:
             # indices come from a permutation, so they are always in range.
             np.take(X, idx, axis=0, out=xb, mode="clip")
             np.take(y, idx, axis=0, out=yb, mode="clip")
+            wb = None if sample_weight is None else sample_weight[idx]  # (m,)
             if self.augment is not None:
                 self.augment(xb, rng)
-            batch_loss, batch_correct = self.train_step(xb, yb)
+            batch_loss, batch_correct = self.train_step(xb, yb, wb)
             if self.loss.reduction == "mean":
                 batch_loss *= m
             total_loss += batch_loss
