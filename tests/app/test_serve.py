@@ -454,3 +454,11 @@ def test_serve_command_errors_are_one_line(argv, words, model_dir, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and err.startswith("scratchnet serve: error:")
+
+
+def test_help_states_the_limits_the_code_applies(capsys):
+    from scratchnet.app.photos import MAX_PIXELS
+
+    assert main(["serve", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{MAX_PIXELS // 10**6} megapixels" in out and "--max-upload-mb" in out

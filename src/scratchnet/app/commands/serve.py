@@ -17,14 +17,13 @@ DEFAULT_PORT = 8000
 
 
 def register(subparsers) -> None:
-    from scratchnet.app.photos import MAX_PIXELS
-
     p = subparsers.add_parser(
         "serve",
         help="serve a trained model: a web page and a JSON API (FastAPI + uvicorn)",
         description="Serve MODEL_DIR at http://HOST:PORT/: a page to classify a photo or a "
         "drawing with the saliency map, and POST /api/predict, GET /api/model, GET /healthz "
-        f"(OpenAPI docs at /docs). Images over {MAX_PIXELS:,} pixels are refused.",
+        "(OpenAPI docs at /docs). Uploads are limited in bytes (--max-upload-mb) and in "
+        "pixels (40 megapixels, read from the image header).",
     )
     p.add_argument("model_dir", help="model directory written by `scratchnet train`")
     p.add_argument("--host", default=DEFAULT_HOST,
