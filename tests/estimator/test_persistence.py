@@ -71,3 +71,45 @@ def test_a_cli_trained_directory_loads_and_agrees_with_predict(tmp_path, fashion
     np.testing.assert_array_equal(clf.predict_proba(X_test[:3000]),
                                   model.predict_proba(X_test[:3000]))
     assert list(clf.classes_) == list(range(10))
+
+
+class _InterruptAfter:
+    """A callback that records the training state after epoch ``k`` and then stops the run,
+    as a checkpoint followed by a kill would."""
+
+    def __init__(self, k):
+        from scratchnet.nn.callbacks import Callback
+
+        outer = self
+
+        class _Cb(Callback):
+            def on_epoch_end(self, trainer, history):
+                if history.n_epochs == k:
+                    outer.state = trainer.state()
+                    return True
+                return False
+
+        self.callback = _Cb()
+        self.state = None
+
+
+@pytest.mark.parametrize("params", [
+    dict(FAST, dropout=0.2, lr_schedule="cosine", epochs=6),
+    dict(FAST, optimizer="nesterov", learning_rate=0.01, epochs=5, early_stopping=True,
+         n_iter_no_change=50),
+])
+def test_resume_ends_bit_identical_to_an_uninterrupted_run(params):
+    from scratchnet.nn.callbacks import Callback
+
+    class _Noop(Callback):  # stands where the interrupting callback stood
+        pass
+
+    whole = NNClassifier(**params).fit(X, Y, callbacks=[_Noop()])
+    stop = _InterruptAfter(2)
+    first = NNClassifier(**params).fit(X, Y, callbacks=[stop.callback])
+    assert first.n_iter_ == 2
+    resumed = NNClassifier(**params).fit(X, Y, callbacks=[_Noop()], resume=stop.state)
+    assert resumed.n_iter_ == whole.n_iter_
+    for name, value in whole.network_.state_dict().items():
+        np.testing.assert_array_equal(resumed.network_.state_dict()[name], value)
+    assert resumed.loss_curve_[2:] == whole.loss_curve_[2:]

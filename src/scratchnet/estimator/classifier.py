@@ -188,7 +188,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         vars(self).update(fitted_attributes(self))
 
     # --- fitting ----------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, *, validation_data=None, callbacks=()):
+    def fit(self, X, y, sample_weight=None, *, validation_data=None, callbacks=(), resume=None):
         """Train from scratch for ``epochs`` epochs (fewer with early stopping).
 
         Parameters
@@ -205,6 +205,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         callbacks : sequence of :class:`scratchnet.nn.callbacks.Callback`, optional
             Asked after every batch and epoch, after the estimator's own (e.g.
             ``StopWhen(flag)`` for Ctrl-C).
+        resume : :class:`scratchnet.nn.history.TrainingState`, optional
+            Continue an interrupted fit of the same data and parameters from a checkpoint
+            (:meth:`scratchnet.nn.training.Trainer.state`) up to ``epochs``.
         """
         validate_params(self.get_params())
         X, y = self._validate_training_data(X, y, reset=True)
@@ -227,7 +230,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             X, y_enc, X_val, y_val, weights = stratified_split(
                 X, y_enc, self.validation_fraction, self.rng_, weights)
             validation = (X_val, y_val)
-        train_epochs(self, X, y_enc, validation, self.epochs, callbacks, weights)
+        train_epochs(self, X, y_enc, validation, self.epochs, callbacks, weights, resume)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -16,7 +16,17 @@ import numpy as np
 
 
 class Callback:
-    """Base class: every hook does nothing and never stops."""
+    """Base class: every hook does nothing and never stops.
+
+    A callback with state that a resumed run needs (the best score so far, the best weights)
+    returns it from ``state()`` as ``(arrays, info)`` and takes it back in ``load_state``.
+    """
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        return {}, {}
+
+    def load_state(self, arrays: dict[str, np.ndarray], info: dict) -> None:
+        pass
 
     def on_train_begin(self, trainer, history) -> None:
         pass
@@ -61,6 +71,10 @@ class DivergenceGuard(Callback):
         self.good: dict[str, np.ndarray] | None = None
         self.good_epoch = 0
 
+    def on_train_begin(self, trainer, history) -> None:
+        if history.n_epochs and self.good is None:  # a continued run: its weights are good
+            self.good, self.good_epoch = trainer.net.state_dict(), history.n_epochs
+
     def on_epoch_end(self, trainer, history) -> bool:
         loss = history.loss[-1]
         if math.isfinite(loss) and loss <= self.limit:
@@ -87,6 +101,13 @@ class BestWeights(Callback):
         self.best_score = -np.inf
         self.best_state: dict[str, np.ndarray] | None = None
 
+    def state(self):
+        return dict(self.best_state or {}), {"best_score": float(self.best_score)}
+
+    def load_state(self, arrays, info):
+        self.best_score = float(info["best_score"])
+        self.best_state = dict(arrays) if arrays else None
+
     def on_epoch_end(self, trainer, history) -> bool:
         score = history.val_accuracy[-1]
         if score > self.best_score:
@@ -107,6 +128,12 @@ class EarlyStopping(Callback):
         self.patience = int(patience)
         self.best_score = -np.inf
         self.stale = 0
+
+    def state(self):
+        return {}, {"best_score": float(self.best_score), "stale": self.stale}
+
+    def load_state(self, arrays, info):
+        self.best_score, self.stale = float(info["best_score"]), int(info["stale"])
 
     def on_epoch_end(self, trainer, history) -> bool:
         score = history.val_accuracy[-1]

@@ -69,6 +69,32 @@ class Optimizer:
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {"tmp": np.empty_like(p)}
 
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        """The rule's state as copies (``"0.M"``: parameter 0's first moment), and the step
+        count; ``tmp`` is scratch space and is left out. What a checkpoint saves."""
+        arrays = {f"{i}.{k}": v.copy() for i, state in enumerate(self.state)
+                  for k, v in state.items() if k != "tmp"}
+        return arrays, {"t": self.t}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], info: dict,
+                        pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Restore :meth:`state_dict`'s output for the parameters ``pairs``; ``ValueError``
+        naming the entry when it does not fit them."""
+        self.t = int(info["t"])
+        if self.t == 0:
+            self.state = []
+            return
+        self.state = [self.init_state(p) for p, _ in pairs]
+        for i, state in enumerate(self.state):
+            for key in state:
+                if key == "tmp":
+                    continue
+                value = arrays.get(f"{i}.{key}")
+                if value is None or value.shape != state[key].shape:
+                    raise ValueError(f"optimizer state {i}.{key} is missing or has the wrong "
+                                     "shape for this network")
+                state[key][...] = value
+
     def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray],
                decay: float = 1.0) -> None:
         """Apply the rule to ``p`` in place. ``decay`` is the weight-decay factor

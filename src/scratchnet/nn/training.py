@@ -12,54 +12,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from scratchnet.nn.callbacks import Callback
 from scratchnet.nn.functional import cross_entropy_from_logits
+from scratchnet.nn.history import EpochResult, History, TrainingState
 from scratchnet.nn.losses import SoftmaxCrossEntropy
 from scratchnet.nn.network import Sequential
 from scratchnet.nn.optimizers import Optimizer
-
-
-@dataclass
-class EpochResult:
-    """What one epoch measured: the summed objective (the tutorial's ``error_`` entry), the mean
-    loss per sample (scikit-learn's ``loss_curve_`` entry), and the running training accuracy
-    over the epoch's batches (dropout on, weights moving, as Keras reports it)."""
-
-    total_cost: float
-    mean_loss: float
-    accuracy: float
-    n_batches: int
-    stopped: bool = False
-
-
-@dataclass
-class History:
-    """Per-epoch records of a training run, one entry per epoch in every list (the validation
-    lists stay empty without validation data).
-
-    ``loss`` is the mean cross-entropy per sample (scikit-learn's ``loss_curve_``), ``cost`` the
-    tutorial's summed cost of the epoch's batches (its ``error_``), ``lr`` the learning rate the
-    epoch used and ``seconds`` its wall time, validation included.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    cost: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def n_epochs(self) -> int:
-        return len(self.loss)
-
-    def as_dict(self) -> dict[str, list[float]]:
-        return {k: list(v) for k, v in vars(self).items()}
 
 
 def batch_slices(n_samples: int, n_batches: int | None, batch_size: int | None) -> list[slice]:
@@ -168,7 +129,8 @@ class Trainer:
             n_batches: int | None = None, batch_size: int | None = None, shuffle: bool = True,
             validation_data: tuple[np.ndarray, np.ndarray] | None = None,
             callbacks: Sequence[Callback] = (), history: History | None = None,
-            sample_weight: np.ndarray | None = None) -> History:
+            sample_weight: np.ndarray | None = None,
+            resume: TrainingState | None = None) -> History:
         """Train up to ``epochs`` epochs and return the history (``self.history``).
 
         Epochs are numbered on from the history (``self.history``, or ``history`` when given,
@@ -177,10 +139,17 @@ class Trainer:
         validation loss and accuracy when ``validation_data`` is given) and each callback's
         ``on_epoch_end`` is asked, in order; any ``True`` ends training. ``on_train_end`` runs
         however training ended. ``sample_weight`` (n_samples,) scales each sample's loss.
+
+        ``resume`` continues an interrupted run from :meth:`state`'s output: weights, optimizer,
+        ``rng``, history and the callbacks' state (the same kinds of callbacks, in the same
+        order) are restored first, and ``epochs`` more epochs run.
         """
         history = self.history if history is None else history
         self.history = history
-        self._callbacks, self._stop_requested = tuple(callbacks), False
+        self._callbacks, self._stop_requested, self._rng = tuple(callbacks), False, rng
+        if resume is not None:
+            self.load_state(resume)
+            history = self.history
         for cb in self._callbacks:
             cb.on_train_begin(self, history)
         try:
@@ -207,6 +176,48 @@ class Trainer:
                 cb.on_train_end(self, history)
             self._callbacks = ()
         return history
+
+    def state(self) -> TrainingState:
+        """A copy of everything :meth:`fit` needs to continue this run later (call it between
+        epochs, e.g. from a callback's ``on_epoch_end``)."""
+        arrays = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        opt_arrays, opt_info = self.optimizer.state_dict()
+        arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
+        callbacks = []
+        for i, cb in enumerate(self._callbacks):
+            cb_arrays, cb_info = cb.state()
+            arrays.update({f"cb{i}.{k}": v for k, v in cb_arrays.items()})
+            callbacks.append({"type": type(cb).__name__, "info": cb_info})
+        info = {"history": self.history.as_dict(), "optimizer": opt_info,
+                "rng": self._rng.bit_generator.state, "callbacks": callbacks}
+        return TrainingState(arrays=arrays, info=info)
+
+    def load_state(self, state: TrainingState) -> None:
+        """Put a :meth:`state` back into the network, optimizer, generator, history and the
+        callbacks of the current :meth:`fit`; ``ValueError`` naming what does not match."""
+        def part(prefix):
+            return {k[len(prefix):]: v for k, v in state.arrays.items() if k.startswith(prefix)}
+
+        self.net.load_state_dict(part("net."))
+        self.optimizer.load_state_dict(part("opt."), state.info["optimizer"],
+                                       self.net.parameters())
+        self._rng.bit_generator.state = state.info["rng"]
+        self.history = History(**{k: list(v) for k, v in state.info["history"].items()})
+        # Callbacks are matched by kind, in order (the n-th BestWeights gets the n-th saved
+        # BestWeights' state); stateless ones (Ctrl-C, logs, the checkpoint itself) may differ.
+        current: dict[str, list[Callback]] = {}
+        for cb in self._callbacks:
+            current.setdefault(type(cb).__name__, []).append(cb)
+        seen: dict[str, int] = {}
+        for i, entry in enumerate(state.info["callbacks"]):
+            kind, n = entry["type"], seen.get(entry["type"], 0)
+            seen[kind] = n + 1
+            arrays = part(f"cb{i}.")
+            if n < len(current.get(kind, [])):
+                current[kind][n].load_state(arrays, entry["info"])
+            elif arrays or entry["info"]:
+                raise ValueError(f"the saved run had a {kind} callback with state that this run "
+                                 "lacks; resume with the same settings")
 
     def _batch_done(self) -> bool:
         """Ask the callbacks after a batch; a stop request is remembered for the epoch's end."""
