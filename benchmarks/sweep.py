@@ -22,7 +22,8 @@ import statistics
 import sys
 import time
 
-from benchmarks.common import busy_warning, machine_info, write_json
+from benchmarks.machine import busy_warning, machine_info
+from benchmarks.report import write_json
 from scratchnet.app.datasets import load_fashion_mnist
 from scratchnet.app.sweep.backends import open_backend
 from scratchnet.app.sweep.config import parse_config
