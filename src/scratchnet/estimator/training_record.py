@@ -43,6 +43,7 @@ class TrainingRecord:
     n_validation: int | None = None
     created: str | None = None
     environment: dict | None = None
+    sweep: dict | None = None  # the search summary, for a model chosen by `scratchnet sweep`
 
     @property
     def restored_best_weights(self) -> bool:
