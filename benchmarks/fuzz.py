@@ -18,6 +18,7 @@ mutations with hypothesis.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gzip
 import json
@@ -83,6 +84,22 @@ def limit_memory(extra_mb: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
+@contextlib.contextmanager
+def memory_cap(extra_mb: float = 1024.0):
+    """Lower the *soft* address-space limit to the current size plus ``extra_mb`` for the block,
+    then restore it: an in-process case that tries to allocate gigabytes gets ``MemoryError``
+    instead of swapping the machine or waking the OOM killer."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = int((address_space_mb() + extra_mb) * 2**20)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def run_limited(code: str, timeout: float = 60.0, extra_mb: float = 768.0):
     """Run Python ``code`` in a child process under ``limit_memory(extra_mb)``, one BLAS thread,
     and a wall-clock ``timeout``; return the ``CompletedProcess`` (``returncode`` None on a
@@ -110,6 +127,27 @@ def _pythonpath() -> str:
     return os.pathsep.join(
         [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     )
+
+
+class Hang(Exception):
+    """A case ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise :class:`Hang` in this (main) thread if the block runs past ``seconds``; a blocking
+    ``open`` of a FIFO is interrupted too (the handler raises, so Python does not retry)."""
+
+    def alarm(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- outcomes ---------------------------------------------------------------------------------
@@ -449,18 +487,9 @@ def _rehash(doc: dict, blob: bytes) -> bytes:
 
 
 # --- the benchmark ----------------------------------------------------------------------------
-class _Hang(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Hang
-
-
 def run(cases: int, seed: int, timeout: float, log=print) -> dict:
     """Run ``cases`` model-directory cases and ``cases`` IDX cases; return the counts."""
     rng = random.Random(seed)
-    signal.signal(signal.SIGALRM, _alarm)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -486,13 +515,11 @@ def run(cases: int, seed: int, timeout: float, log=print) -> dict:
             for _ in range(cases):
                 kind, check = make()
                 t0 = time.perf_counter()
-                signal.setitimer(signal.ITIMER_REAL, timeout)
                 try:
-                    outcome = check()
-                except _Hang:
+                    with time_limit(timeout):
+                        outcome = check()
+                except Hang:
                     outcome = "hang"
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
                 dt = time.perf_counter() - t0
                 slowest = max(slowest, (dt, kind))
                 key = outcome if outcome in ("clean", "valid", "hang") else "other"

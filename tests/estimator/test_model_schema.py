@@ -25,10 +25,12 @@ from scratchnet.nn.network import Sequential
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # benchmarks/ lives beside src/
 from benchmarks.fuzz import (  # noqa: E402
+    memory_cap,
     model_outcome,
     mutate_model,
     run_limited,
     template_model_dir,
+    time_limit,
     write_model_case,
 )
 
@@ -254,4 +256,5 @@ def test_fuzzed_model_directories_load_cleanly_or_fail_cleanly(template, tmp_pat
     case.mkdir(exist_ok=True)
     kind, text, blob = mutate_model(template, random.Random(seed))
     write_model_case(case, kind, text, blob)
-    assert model_outcome(case) in ("clean", "valid"), kind
+    with time_limit(10), memory_cap(1024):  # a FIFO must not block the loader
+        assert model_outcome(case) in ("clean", "valid"), kind
