@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from scratchnet.app.photo_decode import open_image
 from scratchnet.app.photos import (
     MAX_PIXELS,
     ImageTooLargeError,
     NotAnImageError,
     PhotoError,
-    _open_image,
     load_photo,
     load_photo_bytes,
     to_fashion_mnist,
@@ -363,7 +363,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     img.paste(40, (1_500, 600, 2_500, 2_400))  # a dark item on light paper
     path = tmp_path / "big.jpg"
     img.save(path, quality=90)
-    with path.open("rb") as f, _open_image(f, str(path)) as opened:
+    with path.open("rb") as f, open_image(f, str(path)) as opened:
         assert opened.size == (2_000, 1_500)  # draft: 1/2 scale, still above MAX_SIDE
     small = tmp_path / "small.png"
     img.resize((400, 300), Image.Resampling.BOX).save(small)

@@ -26,40 +26,30 @@ from __future__ import annotations
 
 import io
 import os
-import stat
-import struct
-import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
+
+from scratchnet.app.photo_decode import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    ImageTooLargeError,
+    NotAnImageError,
+    PhotoError,
+    as_gray,
+    decode_image,
+    read_image,
+)
 
 SIZE = 28  # side of a Fashion-MNIST image
-MAX_SIDE = 1024  # photos are shrunk to this first: more pixels only cost time
 MIN_CONTRAST = 12.0  # gray levels between object and background below which a photo is blank
 BOX_THRESHOLD = 0.05  # fraction of the object's contrast that is object for the crop, as in
 # the dataset's trimming (within 5% of full intensity of the background is background)
 CLIPPED_BORDER = 0.1  # fraction of the border at pure black/white that makes it the background
-# Pixels an image may declare: a 12-megapixel phone photo passes, as does a 40-megapixel camera
-# raw export; Pillow's own limit (89 million, refused only above 179 million) lets a 150 KB PNG
-# of 12000 x 12000 cost 2.7 GB and 8 s. Checked from the header, before decoding.
-MAX_PIXELS = 40_000_000
-_OPEN_LOCK = threading.Lock()
-_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, the weights Pillow's convert("L") uses
-
-
-class PhotoError(Exception):
-    """A photo is missing, unreadable or blank; the message is one line naming the file."""
-
-
-class NotAnImageError(PhotoError):
-    """The bytes are no image format Pillow knows (a text file, an archive...)."""
-
-
-class ImageTooLargeError(PhotoError):
-    """The image declares more than ``MAX_PIXELS`` pixels (a decompression bomb, or a huge
-    scan): refused from its header, before anything is decoded."""
+# Re-exported: callers catch the errors and read the limits from here.
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "ImageTooLargeError", "NotAnImageError", "PhotoError",
+           "load_photo", "load_photo_bytes", "to_fashion_mnist"]
 
 
 def load_photo(path: str | os.PathLike) -> np.ndarray:
@@ -69,7 +59,7 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
     ----------
     path : str or path-like
         A regular image file Pillow reads, of at most ``MAX_PIXELS`` pixels, colour or gray,
-        with or without alpha. A FIFO or a device is refused without reading from it.
+        with or without alpha (read as :func:`scratchnet.app.photo_decode.read_image` says).
 
     Returns
     -------
@@ -82,26 +72,7 @@ def load_photo(path: str | os.PathLike) -> np.ndarray:
         The file is missing, is not a regular file, is not an image (``NotAnImageError``), is
         too large (``ImageTooLargeError``), is corrupt or truncated, or shows no object.
     """
-    path = Path(path)
-    try:
-        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise PhotoError(f"{path}: no such file") from None
-    except PermissionError:
-        raise PhotoError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise PhotoError(f"{path}: cannot open ({_one_line(exc)})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise PhotoError(f"{path}: is a directory, not an image file")
-        # A FIFO blocks and /dev/zero never ends: read only what has an end.
-        raise PhotoError(f"{path}: not a regular file ({_file_kind(mode)}); give the path of "
-                         "an image file")
-    with os.fdopen(fd, "rb") as file:
-        return _decode(file, str(path))
+    return _named(read_image(path), str(Path(path)))
 
 
 def load_photo_bytes(data: bytes, name: str = "upload") -> np.ndarray:
@@ -119,91 +90,14 @@ def load_photo_bytes(data: bytes, name: str = "upload") -> np.ndarray:
     -------
     ndarray of shape (784,), dtype uint8
     """
-    return _decode(io.BytesIO(data), name)
+    return _named(decode_image(io.BytesIO(data), name), name)
 
 
-def _decode(file, name: str) -> np.ndarray:
-    """Open ``file`` (a binary file object) as an image, decode it within the pixel limit and
-    bring it to the Fashion-MNIST convention; every failure is a one-line ``PhotoError``."""
-    try:
-        with _open_image(file, name) as img:
-            img.load()  # decode now: a truncated file fails here, inside the try
-            # Phones store the camera's orientation in EXIF instead of rotating the pixels.
-            image = ImageOps.exif_transpose(_shrink(img))
-    except PhotoError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError,
-            ZeroDivisionError) as exc:
-        raise PhotoError(f"{name}: corrupt or truncated image ({_one_line(exc)})") from None
+def _named(image: Image.Image, name: str) -> np.ndarray:
     try:
         return to_fashion_mnist(image)
     except PhotoError as exc:
         raise PhotoError(f"{name}: {exc}") from None
-
-
-def _open_image(file, name: str) -> Image.Image:
-    """``Image.open`` (which reads only the header) plus the pixel limit, checked before any
-    pixel is decoded; a JPEG is set to decode at a reduced scale (``draft``).
-
-    Pillow's own guard warns above 89 million pixels and refuses above twice that; ours is
-    lower and refuses with one line, so Pillow's warning is turned into that error instead of
-    being printed. The warnings filter is process-wide state, hence the lock: the server opens
-    uploads from several threads.
-    """
-    try:
-        with _OPEN_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(file)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLargeError(f"{name}: image too large ({_one_line(exc)}); scratchnet takes "
-                                 f"at most {MAX_PIXELS:,} pixels: shrink it first") from None
-    except UnidentifiedImageError:
-        raise NotAnImageError(f"{name}: not an image file (expected PNG, JPEG or another "
-                              "format Pillow reads)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise PhotoError(f"{name}: corrupt or truncated image ({_one_line(exc)})") from None
-    w, h = img.size
-    if w * h > MAX_PIXELS:
-        img.close()
-        raise ImageTooLargeError(f"{name}: image too large ({w} x {h} = {w * h:,} pixels); "
-                                 f"scratchnet takes at most {MAX_PIXELS:,}: shrink it first")
-    if img.format == "JPEG":
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale for free (DCT scaling): never more pixels than
-        # the first step below keeps anyway.
-        img.draft(None, (MAX_SIDE, MAX_SIDE))
-    return img
-
-
-def _shrink(img: Image.Image) -> Image.Image:
-    """Average ``k x k`` blocks (Pillow's ``reduce``) of a decoded image whose long side is at
-    least twice ``MAX_SIDE``, in its own 8- or 32-bit mode, before anything becomes float64.
-
-    Without it a 40-megapixel RGBA PNG (a 170 KB file) became a 1.3 GB float64 array and the
-    process peaked at 3 GB (measured); reduced first, the arrays are at most a few MB. The
-    averaging is the same box filter :func:`_limit_size` applies afterwards.
-    """
-    factor = max(img.size) // MAX_SIDE
-    if factor < 2:
-        return img
-    # Palette indices cannot be averaged, and Pillow does not reduce 16-bit or exotic modes.
-    if img.mode.startswith("I;16"):
-        img = img.convert("I")
-    elif img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
-        img = img.convert("RGBA" if _has_alpha(img) else "RGB" if img.mode in _COLOUR else "L")
-    return img.reduce(factor)
-
-
-_COLOUR = ("P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX")
-
-
-def _has_alpha(img: Image.Image) -> bool:
-    return "A" in img.mode or "a" in img.mode or "transparency" in img.info
-
-
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-    return next((kind for test, kind in kinds if test(mode)), "not a plain file")
 
 
 def to_fashion_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
@@ -226,7 +120,7 @@ def to_fashion_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     PhotoError
         The image is blank: no object stands out from the background.
     """
-    gray = _limit_size(_as_gray(image))  # (H, W) float64 in 0..255
+    gray = _limit_size(as_gray(image))  # (H, W) float64 in 0..255
     ring = _ring(gray.shape)  # (H, W) bool
     background, inliers = _background(gray, ring)  # (H, W), (B,) bool
     contrast = gray - background  # (H, W), background about 0
@@ -244,60 +138,7 @@ def to_fashion_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.clip(np.rint(small * (255.0 / peak)), 0, 255).astype(np.uint8).reshape(-1)
 
 
-# --- the steps --------------------------------------------------------------------------------
-def _as_gray(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Step 1: gray levels 0..255 as float64 ``(H, W)``, with transparency made opaque.
-
-    Transparent pixels are background. They are filled with black when the visible pixels are
-    mostly light and with white when they are mostly dark, so a cut-out object keeps its
-    contrast whatever its colour (a white shirt on white would vanish).
-    """
-    if isinstance(image, Image.Image):
-        image = _pil_to_array(image)
-    arr = np.asarray(image)
-    if arr.ndim == 1:
-        side = int(round(np.sqrt(arr.size)))
-        if side * side != arr.size:
-            raise ValueError(f"a flat image must have a square number of pixels, got {arr.size}")
-        arr = arr.reshape(side, side)
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, 1|2|3|4), got {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise PhotoError("blank image: it has no pixels")
-    x = _to_0_255(arr)  # (H, W[, C]) float64
-    if x.ndim == 2:
-        return x
-    channels = x.shape[2]
-    color = x[..., : 1 if channels <= 2 else 3]  # (H, W, 1 or 3)
-    gray = color[..., 0] if color.shape[2] == 1 else color @ _LUMA  # (H, W)
-    if channels in (2, 4):
-        alpha = x[..., -1] / 255.0  # (H, W) in 0..1
-        seen = alpha.sum()
-        mean_seen = (gray * alpha).sum() / seen if seen > 0 else 0.0
-        fill = 0.0 if mean_seen >= 127.5 else 255.0
-        gray = gray * alpha + fill * (1.0 - alpha)
-    return gray
-
-
-def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """A Pillow image as an array ``_to_0_255`` understands, whatever its mode."""
-    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        return np.asarray(img)  # 16/32-bit integers or floats: scaled by _to_0_255
-    return np.asarray(img.convert("RGBA" if _has_alpha(img) else "L"))
-
-
-def _to_0_255(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == bool:
-        return arr.astype(np.float64) * 255.0
-    x = arr.astype(np.float64)
-    if np.issubdtype(arr.dtype, np.floating):
-        x = np.nan_to_num(x)
-        return np.clip(x * 255.0 if x.max(initial=0.0) <= 1.0 else x, 0.0, 255.0)
-    if x.max(initial=0.0) > 255:  # 16-bit scans and PNGs
-        x = x * (255.0 / 65535.0)
-    return np.clip(x, 0.0, 255.0)
-
-
+# --- the steps (step 1, gray levels, is scratchnet.app.photo_decode.as_gray) -------------------
 def _limit_size(gray: np.ndarray) -> np.ndarray:
     """Shrink a large photo (box filter, i.e. averaging) so its long side is ``MAX_SIDE``.
 
@@ -456,7 +297,3 @@ def _resize(square: np.ndarray, size: int) -> np.ndarray:
     img = Image.fromarray(square.astype(np.float32))  # mode "F" keeps full precision
     small = img.resize((size, size), Image.Resampling.LANCZOS)
     return np.clip(np.asarray(small, dtype=np.float64), 0.0, None)  # (size, size)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
