@@ -182,7 +182,7 @@ def test_page_names_versions_at_training_and_now(report, saved):
     ):
         assert value in text
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert re.search(rf"CPU count \S+ {cpus}\b", " ".join(text.split()))
+    assert re.search(rf"CPU count (not recorded|\S+) {cpus}\b", " ".join(text.split()))
 
 
 def test_self_contained_report_is_one_file_that_opens_anywhere(saved, tmp_path):
@@ -308,16 +308,17 @@ def test_kept_weights_sentence_is_true_for_each_mode(record, expected):
 
 
 @pytest.mark.parametrize(
-    "kept_best, label",
+    "kept_best, val, label",
     [
-        (True, "best validation, weights kept (epoch 2)"),
-        (False, "best validation (epoch 2; last epoch kept)"),
+        (True, (0.80, 0.85, 0.84), "best validation, weights kept (epoch 2)"),
+        (False, (0.80, 0.85, 0.84), "best validation (epoch 2; last epoch kept)"),
+        (False, (0.80, 0.84, 0.85), "best validation = last epoch, weights kept (epoch 3)"),
     ],
 )
-def test_learning_curves_say_which_weights_were_kept(kept_best, label):
-    fig = learning_curves_figure(_record().history, kept_best=kept_best)
-    legends = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
-    assert label in legends
+def test_learning_curves_say_which_weights_were_kept(kept_best, val, label):
+    fig = learning_curves_figure(_record(val=val).history, kept_best=kept_best)
+    legends = {t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()}
+    assert legends == {"training", "validation", label}
 
 
 # --- calibration ------------------------------------------------------------------------------
@@ -467,6 +468,7 @@ def test_mistakes_show_the_top_two_classes_and_the_true_class_probability(small_
         == "1. a >99.9%\n2. b <0.1%\ntrue: c <0.1%"
     )
     assert (percent(1.0), percent(0.0), percent(0.12345)) == ("100.0%", "0.0%", "12.3%")
+    assert (percent(0.996, 0), percent(0.004, 0), percent(0.994, 0)) == (">99%", "<1%", "99%")
     X, y = small_test_set
     proba = model.predict_proba(X)  # (N, C)
     order = confident_mistakes(proba, y, 6)
@@ -496,6 +498,6 @@ def test_architecture_table_of_the_cnn():
 
 def test_environment_rows_without_a_record():
     rows = environment_rows(None, {"numpy": "2.0", "cpu_count": 4, "extra": "x"})
-    assert rows == [("NumPy", "n/a", "2.0"), ("CPU count", "n/a", "4")]
+    assert rows == [("NumPy", "not recorded", "2.0"), ("CPU count", "not recorded", "4")]
     rows = environment_rows({"numpy": "1.0", "gpu": "none"}, {"numpy": "2.0"})
     assert rows == [("NumPy", "1.0", "2.0"), ("gpu", "none", "n/a")]

@@ -54,12 +54,15 @@ def current_environment() -> dict:
 
 def environment_rows(recorded: dict | None, now: dict) -> list[tuple[str, str, str]]:
     """``(label, at training, now)`` per known key present on either side, then any other key
-    of the record; a value not known is ``"n/a"``."""
+    of the record; a value the record lacks is ``"not recorded"``, one unknown now ``"n/a"``."""
     recorded = recorded if isinstance(recorded, dict) else {}
     keys = [k for k in LABELS if k in recorded or k in now]
     keys += sorted(k for k in recorded if k not in LABELS)
 
-    def show(value) -> str:
-        return "n/a" if value is None or value == "" else str(value)
+    def show(value, missing: str) -> str:
+        return missing if value is None or value == "" else str(value)
 
-    return [(LABELS.get(k, k), show(recorded.get(k)), show(now.get(k))) for k in keys]
+    return [
+        (LABELS.get(k, k), show(recorded.get(k), "not recorded"), show(now.get(k), "n/a"))
+        for k in keys
+    ]

@@ -43,7 +43,7 @@ def predictions_figure(
         image_axes(ax, X[i])
         pred = int(proba[i].argmax())
         ok = pred == int(y_true[i])
-        title = f"{class_names[pred]}\n{proba[i, pred]:.0%}"
+        title = f"{class_names[pred]}\n{percent(proba[i, pred], 0)}"
         if not ok:
             title += f" (is {class_names[int(y_true[i])]})"
         ax.set_title(title, color=RIGHT if ok else WRONG, fontsize=8.5)
@@ -70,14 +70,16 @@ def confident_mistakes(proba: np.ndarray, y_true: np.ndarray, n: int) -> np.ndar
     return wrong[np.argsort(-proba[wrong, pred[wrong]], kind="stable")][:n]
 
 
-def percent(p: float) -> str:
-    """A probability as a percentage with one decimal that never rounds to a false certainty:
-    ``">99.9%"`` below 1 and ``"<0.1%"`` above 0 where ``.1%`` would print 100.0% or 0.0%."""
-    if 0.9995 <= p < 1.0:
-        return ">99.9%"
-    if 0.0 < p < 0.0005:
-        return "<0.1%"
-    return f"{p:.1%}"
+def percent(p: float, decimals: int = 1) -> str:
+    """A probability as a percentage that never rounds to a false certainty: with one decimal,
+    ``">99.9%"`` and ``"<0.1%"`` where ``.1%`` would print 100.0% or 0.0% for a probability
+    below 1 or above 0."""
+    step = 10.0 ** -(decimals + 2)  # the smallest step shown, as a fraction
+    if 1.0 - step / 2 <= p < 1.0:
+        return f">{1.0 - step:.{decimals}%}"
+    if 0.0 < p < step / 2:
+        return f"<{step:.{decimals}%}"
+    return f"{p:.{decimals}%}"
 
 
 def mistake_title(p: np.ndarray, true: int, class_names: list[str]) -> str:
@@ -97,8 +99,8 @@ def mistakes_figure(
     y_true: np.ndarray,
     proba: np.ndarray,
     class_names: list[str],
-    n: int = 16,
-    columns: int = 8,
+    n: int = 18,
+    columns: int = 6,
 ) -> Figure:
     """The ``n`` wrong predictions the model was most sure of, each titled with its two
     likeliest classes and the probability of the true class (:func:`mistake_title`)."""
@@ -106,7 +108,7 @@ def mistakes_figure(
 
     order = confident_mistakes(proba, y_true, n)
     rows = max(1, -(-order.size // columns))
-    fig = Figure(figsize=(1.6 * columns, 2.05 * rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(1.9 * columns, 2.35 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
@@ -120,7 +122,7 @@ def mistakes_figure(
         ax.set_title(
             mistake_title(proba[i], int(y_true[i]), class_names),
             color=WRONG,
-            fontsize=8,
+            fontsize=9.5,
             loc="left",
         )
     fig.suptitle(

@@ -52,11 +52,13 @@ def learning_curves_figure(history: dict, kept_best: bool = True) -> Figure:
             _say_missing(ax, "no training history recorded")
         return fig
     best = best_validation_epoch(history)
-    best_label = (
-        f"best validation, weights kept (epoch {best})"
-        if kept_best
-        else f"best validation (epoch {best}; last epoch kept)"
-    )
+    n_epochs = len(train_loss)
+    if kept_best:
+        best_label = f"best validation, weights kept (epoch {best})"
+    elif best == n_epochs:
+        best_label = f"best validation = last epoch, weights kept (epoch {best})"
+    else:
+        best_label = f"best validation (epoch {best}; last epoch kept)"
     for ax, key, label in ((ax_loss, "loss", "loss per image"), (ax_acc, "accuracy", "accuracy")):
         for prefix, name, marker in (("", "training", "o"), ("val_", "validation", "s")):
             values = list(history.get(prefix + key) or [])
