@@ -217,8 +217,9 @@ def test_model_card_health_and_openapi(client, model):
     card = client.get("/api/model").json()
     assert card["architecture"][0] == "Dense 784→256" and card["classes"] == model.class_names
     assert card["parameters"] == model.network.n_parameters()
-    assert card["test_accuracy"] == model.meta["metrics"]["test_accuracy"]
-    assert card["trained"] == model.meta["created"] and card["random_images"] is True
+    record = model.record
+    assert card["test_accuracy"] == record.metrics.test_accuracy and card["epochs"] == 1
+    assert card["trained"] == record.created and card["random_images"] is True
     assert client.get("/healthz").json() == {"status": "ok"}
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/api/predict"]["post"]

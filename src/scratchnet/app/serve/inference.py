@@ -96,17 +96,16 @@ def _data_url(img: Image.Image) -> str:
 
 
 def model_card(model: TrainedModel) -> dict:
-    """What the page's model card shows; the only place that reads ``model.meta``."""
-    meta = model.meta if isinstance(model.meta, dict) else vars(model.meta)
-    metrics = meta.get("metrics") or {}
-    accuracy = metrics.get("test_accuracy")
+    """What the page's model card shows, from the model's typed training record."""
+    record = model.record
+    accuracy = record.metrics.test_accuracy
     return {
-        "preset": meta.get("preset"),
+        "preset": record.preset,
         "architecture": [describe_layer(layer.config()) for layer in model.network.layers],
         "parameters": int(model.network.n_parameters()),
         "test_accuracy": float(accuracy) if accuracy is not None else None,
-        "trained": meta.get("created"),
-        "epochs": meta.get("epochs_run"),
+        "trained": record.created,
+        "epochs": record.epochs_run or None,
         "classes": list(model.class_names),
         "input_shape": list(model.input_shape),
     }
