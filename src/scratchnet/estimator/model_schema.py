@@ -115,7 +115,7 @@ def read_meta(doc: dict, n_classes: int) -> dict:
             check_int(label, f"labels[{i}]", 0, 2**31 - 1)
         if any(a >= b for a, b in zip(labels, labels[1:], strict=False)):
             raise SchemaError("labels", "must be distinct and increasing")
-    for key in ("metrics", "params", "history", "environment"):
+    for key in ("metrics", "params", "history", "environment", "sweep"):
         if key in meta and not isinstance(meta[key], (dict, type(None))):
             raise SchemaError(key, f"must be a JSON object, got {_kind(meta[key])}")
     for name, value in (meta.get("metrics") or {}).items():
@@ -129,6 +129,8 @@ def read_meta(doc: dict, n_classes: int) -> dict:
     for key in ("epochs_run", "n_train", "n_validation"):
         if key in meta:
             check_int(meta[key], key, 0, 2**62)
+    if meta.get("seed") is not None:
+        check_int(meta["seed"], "seed", -(2**63), 2**64 - 1)
     for key in ("preset", "created"):
         if key in meta and not isinstance(meta[key], str):
             raise SchemaError(key, f"must be a string, got {_kind(meta[key])}")
