@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= runs/mlp
 REPORT ?= runs/mlp-report
 
-.PHONY: install data demo test lint bench clean
+.PHONY: install data demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: data
 	$(BIN)/python -m benchmarks.mlp --json docs/bench-mlp.json
 	$(BIN)/python -m benchmarks.cnn --json docs/bench-cnn.json
 	$(BIN)/python -m benchmarks.profile_mlp --epochs 5 --json docs/profile-mlp.json
+
+# The loaders of untrusted files (model directories, IDX data) against 10,000 mutated cases
+# each; prints the counts (anything else and hangs must be 0), slowest case and peak RSS.
+fuzz: $(STAMP)
+	$(BIN)/python -m benchmarks.fuzz --cases 10000
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
