@@ -20,8 +20,10 @@ install: $(STAMP)
 data: $(STAMP)
 	$(BIN)/scratchnet data fetch
 
+# Trains $(MODEL) and writes the report to $(REPORT) (demo's default); --force: each run
+# replaces the model the previous `make demo` trained.
 demo: data
-	$(BIN)/scratchnet demo --out $(MODEL) --report $(REPORT)
+	$(BIN)/scratchnet demo --out $(MODEL) --report $(REPORT) --force
 
 test: data
 	$(BIN)/ruff check src tests benchmarks

@@ -1,8 +1,12 @@
-"""What every CLI command shares: the one-line usage error and argument types."""
+"""What every CLI command shares: the one-line usage error, argument types, and the help
+formatter that shows each option's default."""
 
 from __future__ import annotations
 
 import argparse
+
+#: ``write_report``'s default t-SNE sample, here so ``--help`` need not import the report.
+REPORT_TSNE_SAMPLES = 1500
 
 
 class UsageError(Exception):
@@ -50,8 +54,34 @@ def bounded_float(low: float, high: float):
     return parse
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with ``(default: X)`` after every option that has a default.
+
+    Left out where it would say nothing: a default of ``None`` or ``False`` (the help text says
+    what happens then) and a help text that already names its default.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        # Identity, not ==: a default of 0 is shown, False is not.
+        quiet = action.default is None or action.default is False
+        if (
+            not action.option_strings
+            or quiet
+            or action.default == argparse.SUPPRESS
+            or "default" in text.lower()
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line with a hint (exit 2)."""
+    """An ArgumentParser whose usage errors are one line with a hint (exit 2) and whose
+    ``--help`` shows the defaults (:class:`DefaultsFormatter`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -59,7 +89,20 @@ class Parser(argparse.ArgumentParser):
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     """The ``--data-dir`` option of every command that reads Fashion-MNIST."""
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the Fashion-MNIST .gz files (default: search "
-                        "$SCRATCHNET_DATA, ~/.cache/scratchnet/fashion-mnist, "
-                        "/usr/share/datasets/fashion-mnist)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="directory with the Fashion-MNIST .gz files (default: search "
+        "$SCRATCHNET_DATA, ~/.cache/scratchnet/fashion-mnist, "
+        "/usr/share/datasets/fashion-mnist)",
+    )
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """``--force``: the only way a command replaces the model in an existing model directory."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the model already in --out (without it, an existing model "
+        "directory is refused)",
+    )
