@@ -20,6 +20,7 @@ upload to ``scratchnet serve``):
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 import threading
@@ -118,8 +119,11 @@ def open_image(file, name: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(file)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageTooLargeError(f"{name}: image too large ({one_line(exc)}); scratchnet takes "
-                                 f"at most {MAX_PIXELS:,} pixels: shrink it first") from None
+        # Pillow's message names its own limit; say ours, with the size it read.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else "over Pillow's own limit"
+        raise ImageTooLargeError(f"{name}: image too large ({size}); scratchnet takes at most "
+                                 f"{MAX_PIXELS:,}: shrink it first") from None
     except UnidentifiedImageError:
         raise NotAnImageError(f"{name}: not an image file (expected PNG, JPEG or another "
                               "format Pillow reads)") from None
