@@ -130,3 +130,19 @@ def test_the_page_works_offline(browser, server):
     page.wait_for_selector("body[data-ready=true]", timeout=10_000)
     page.close()
     assert urls and all(u.startswith(server) or u.startswith("data:") for u in urls), urls
+
+
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_dropped_or_pasted_photo_is_classified(how, page, server, fashion_mnist_test):
+    data = png_bytes(fashion_mnist_test[0][1], side=200)
+    page.evaluate("""([how, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "photo.png", { type: "image/png" }));
+        const event = how === "drop"
+            ? new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true })
+            : new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true });
+        (how === "drop" ? document.getElementById("drop-zone") : document).dispatchEvent(event);
+    }""", [how, base64.b64encode(data).decode()])
+    page.wait_for_selector("#result", state="visible", timeout=10_000)
+    assert page.inner_text("#top1") == _api_label(server, data)
