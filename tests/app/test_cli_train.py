@@ -148,16 +148,14 @@ def test_an_existing_model_is_kept_without_force(custom, tmp_path):
         ("--hidden", "wide", "expected widths like 256,128 or 'none'"),
         ("--seed", "-1", "--seed -1: invalid; use an integer >= 0"),
         ("--validation-fraction", "1.5", "--validation-fraction 1.5: invalid; use a finite number"),
-        (
-            "--log",
-            "/nonexistent/dir/run.jsonl",
-            "--log /nonexistent/dir/run.jsonl: cannot be opened",
-        ),
+        ("--log", "{tmp}/file/run.jsonl", "--log {tmp}/file/run.jsonl: cannot be opened"),
     ],
 )
 def test_bad_values_are_one_line_before_any_data_is_read(option, value, message, tmp_path):
     empty = tmp_path / "no-data"  # reading data would fail with another message
     empty.mkdir()
+    (tmp_path / "file").write_text("a file: no folder can be made under it")
+    value, message = value.format(tmp=tmp_path), message.format(tmp=tmp_path)
     code, _, err = run(
         ["train", "--out", str(tmp_path / "m"), option, value, "--data-dir", str(empty)]
     )

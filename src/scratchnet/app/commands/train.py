@@ -237,7 +237,9 @@ def save_checked(model, out: Path, force: bool) -> None:
 
 @contextlib.contextmanager
 def _open_log(path: str):
+    """``--log``: opened for appending before training, its folder made as ``--out``'s is."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         file = open(path, "a", encoding="utf-8")  # closed by the with below
     except OSError as exc:
         raise UsageError(f"--log {path}: cannot be opened ({exc.strerror or exc})") from None
