@@ -348,6 +348,9 @@ def test_concurrent_trains_on_one_out_never_leave_an_unloadable_directory(tmp_pa
         str(out),
     ]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    # Replacing a model takes --force where the CLI asks for it: both runs must then save.
+    usage = subprocess.run([*cmd[:4], "--help"], capture_output=True, text=True, env=env).stdout
+    cmd += ["--force"] if "--force" in usage else []
     for round_ in range(3):
         runs = [
             subprocess.Popen(

@@ -96,6 +96,20 @@ def test_huge_float_input_shape_is_refused_not_an_overflow_error(model_dir):
     _refused(model_dir, "input_shape[0]", "integer")
 
 
+@pytest.mark.parametrize("where", ["preprocessing.mean", "architecture.momentum", "metrics"])
+def test_huge_integers_in_number_fields_are_refused_not_an_overflow_error(model_dir, where):
+    """10**400 is a valid JSON integer, but float() of it raises OverflowError (found by
+    benchmarks/fuzz.py)."""
+    huge = 10**400
+    change = {
+        "preprocessing.mean": lambda d: d["preprocessing"]["mean"].__setitem__(0, huge),
+        "architecture.momentum": lambda d: d["architecture"][1].update(momentum=huge),
+        "metrics": lambda d: d.update(metrics={"test_accuracy": huge}),
+    }[where]
+    _edit(model_dir, change)
+    _refused(model_dir, where.split(".")[0])
+
+
 @pytest.mark.parametrize("name", [3, None, ["weights"], {"a": 1}])
 def test_non_string_weights_file_name_is_refused_not_a_type_error(model_dir, name):
     _edit(model_dir, lambda d: d["weights"].update(file=name))

@@ -119,12 +119,10 @@ def read_meta(doc: dict, n_classes: int) -> dict:
         if key in meta and not isinstance(meta[key], (dict, type(None))):
             raise SchemaError(key, f"must be a JSON object, got {_kind(meta[key])}")
     for name, value in (meta.get("metrics") or {}).items():
-        if value is not None and (type(value) not in (int, float)):
-            raise SchemaError(f"metrics.{name}", f"must be a number, got {_kind(value)}")
+        if value is not None and not _is_number(value):
+            raise SchemaError(f"metrics.{name}", f"must be a number, got {_short(value)}")
     for name, values in (meta.get("history") or {}).items():
-        if not isinstance(values, list) or any(
-            v is not None and type(v) not in (int, float) for v in values
-        ):
+        if not isinstance(values, list) or not all(v is None or _is_number(v) for v in values):
             raise SchemaError(f"history.{name}", "must be a list of numbers")
     for key in ("epochs_run", "n_train", "n_validation"):
         if key in meta:
@@ -176,15 +174,12 @@ def _preprocessing(value, n_features: int) -> tuple[np.ndarray, np.ndarray]:
                 f"preprocessing.{key}",
                 f"must be a list of {n_features} numbers (one per input value)",
             )
-        if any(type(x) not in (int, float) for x in v):
-            raise SchemaError(f"preprocessing.{key}", "must hold numbers only")
+        for i, x in enumerate(v):
+            if not (_is_number(x) and lo <= x <= hi):  # NaN fails the comparison
+                raise SchemaError(
+                    f"preprocessing.{key}[{i}]", f"{_short(x)} is not a number in [{lo:g}, {hi:g}]"
+                )
         a = np.array(v, dtype=np.float64)  # (D,)
-        bad = ~(np.isfinite(a) & (a >= lo) & (a <= hi))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise SchemaError(
-                f"preprocessing.{key}[{i}]", f"{v[i]!r} is not a finite number in [{lo:g}, {hi:g}]"
-            )
         stats.append(a)
     return stats[0], stats[1]
 
@@ -204,6 +199,13 @@ def _weights(value) -> tuple[str, str]:
     if not digest.startswith(WEIGHTS_NAME.fullmatch(name).group(1)):
         raise SchemaError("weights.file", "does not carry the first digits of weights.sha256")
     return name, digest
+
+
+def _is_number(value) -> bool:
+    """A JSON number that converts to a float: ``10**400`` is a valid JSON integer, but
+    ``float()`` (and NumPy, and string formatting with ``:.4f``) raise ``OverflowError`` on it.
+    The comparison is exact for ints of any size."""
+    return type(value) in (int, float) and abs(value) < 1e300
 
 
 def _get(doc: dict, key: str):

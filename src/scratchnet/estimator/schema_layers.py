@@ -42,7 +42,8 @@ def check_int(value, field: str, lo: int, hi: int) -> int:
 
 def check_number(value, field: str, lo: float, hi: float, hi_open: bool = False) -> float:
     """``value`` if it is a finite JSON number in ``[lo, hi]`` (``[lo, hi)`` with ``hi_open``)."""
-    if type(value) not in (int, float) or not math.isfinite(value):
+    # abs() < 1e300 first: math.isfinite(10**400) raises OverflowError (ints compare exactly).
+    if type(value) not in (int, float) or not abs(value) < 1e300:
         raise SchemaError(field, f"must be a finite number, got {_show(value)}")
     if not lo <= value <= hi or (hi_open and value == hi):
         raise SchemaError(
