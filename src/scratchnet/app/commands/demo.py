@@ -65,7 +65,7 @@ def cmd_demo(args) -> int:
     save_checked(model, out, args.force)
     record = model.record
     print(
-        f"trained the default preset '{DEFAULT_PRESET}' for {record.epochs_run} epochs in "
+        f"trained the default preset '{DEFAULT_PRESET}' for {record.epochs_run} epoch(s) in "
         f"{record.metrics.training_seconds:.1f} s on {record.n_train:,} training images"
     )
     print(
