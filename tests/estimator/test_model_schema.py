@@ -27,12 +27,10 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ lives beside src/
 from benchmarks.fuzz import (  # noqa: E402
     memory_cap,
     model_outcome,
-    mutate_model,
     run_limited,
-    template_model_dir,
     time_limit,
-    write_model_case,
 )
+from benchmarks.fuzz_cases import mutate_model, template_model_dir, write_model_case  # noqa: E402
 
 
 @pytest.fixture
