@@ -243,6 +243,19 @@ def test_a_directory_of_scratchnet_files_only_is_accepted(tmp_path):
     assert not (tmp_path / ".model.json.abc123.tmp").exists()  # a temp file of a killed save
 
 
+def test_a_directory_holding_an_interrupted_runs_checkpoint_is_accepted(tmp_path):
+    """`train --resume DIR` saves into the directory its checkpoint is in."""
+    from scratchnet.app.checkpoint import CHECKPOINT_FILE
+    from scratchnet.estimator.model_dir import CHECKPOINT_FILE as KNOWN_AS_OWN
+
+    assert KNOWN_AS_OWN == CHECKPOINT_FILE  # one name, kept in two wings
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"state")
+    (tmp_path / f".{CHECKPOINT_FILE}.abc123.tmp").write_bytes(b"half")
+    save_model(_model(), tmp_path)
+    load_model(tmp_path)
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == b"state"  # train removes it, not save
+
+
 def test_only_the_previous_models_weights_are_removed(saved):
     """A weights file the previous model.json does not name (the user's, or another run's) is
     kept; the old code removed every weights-*.safetensors but the new one."""

@@ -78,6 +78,9 @@ __all__ = [
 MODEL_JSON = "model.json"
 MAX_MODEL_JSON = 8 << 20  # 8 MB: parsing it stays under ~200 MB whatever it holds
 LOCK_WAIT = 30.0  # seconds a save waits for another process saving into the same directory
+# Written by `scratchnet train` after each epoch (scratchnet.app.checkpoint, which the wings
+# rule keeps this module from importing): a directory holding it is one of ours.
+CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 class ModelFileError(Exception):
@@ -103,8 +106,9 @@ def check_output_dir(directory: str | os.PathLike) -> str | None:
     current ``model.json`` names (``None`` if there is none).
 
     Accepted: a path that does not exist yet, an empty directory, a directory holding a
-    scratchnet ``model.json``, or one holding only files scratchnet writes (weights, lock, temp
-    files). Call it before a long run, so a bad ``--out`` fails at once rather than after.
+    scratchnet ``model.json``, or one holding only files scratchnet writes (weights, lock,
+    checkpoint, temp files). Call it before a long run, so a bad ``--out`` fails at once rather
+    than after.
     """
     if not str(directory).strip():
         raise ModelFileError("the output directory is an empty path; give a directory name")
@@ -242,7 +246,10 @@ def _write(model: TrainedModel, directory: Path, previous: str | None) -> None:
 
 
 def _is_own_file(name: str) -> bool:
-    return name == LOCK_FILE or bool(WEIGHTS_NAME.fullmatch(name)) or _is_own_temp(name)
+    """A name scratchnet writes into a model directory (``train``'s checkpoint included)."""
+    if name.startswith(".") and name.endswith(".tmp"):
+        return _is_own_temp(name) or name[1:].rsplit(".", 2)[0] == CHECKPOINT_FILE
+    return name in (LOCK_FILE, CHECKPOINT_FILE) or bool(WEIGHTS_NAME.fullmatch(name))
 
 
 def _is_own_temp(name: str) -> bool:
