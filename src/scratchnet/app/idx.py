@@ -91,8 +91,10 @@ def _open_idx(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise DatasetError(f"{path}: file not found; run `{FETCH_COMMAND}`") from None
     except UnsafeFileError as exc:
         raise DatasetError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise DatasetError(
+            f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     with raw:
         magic = _guard(path, raw.read, 2)
         raw.seek(0)

@@ -112,6 +112,8 @@ def check_output_dir(directory: str | os.PathLike) -> str | None:
     """
     if not str(directory).strip():
         raise ModelFileError("the output directory is an empty path; give a directory name")
+    if "\0" in str(directory):
+        raise ModelFileError(f"{str(directory)!r}: a path cannot hold a NUL byte")
     directory = Path(directory)
     if not directory.exists():
         return None
