@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.estimator.atomic import atomic_write_bytes
+from scratchnet.estimator.model_dir import CHECKPOINT_FILE
 from scratchnet.estimator.safe_read import UnsafeFileError, parse_json, read_capped
 from scratchnet.nn.callbacks import Callback
 from scratchnet.nn.history import TrainingState
 
-CHECKPOINT_FILE = "checkpoint.safetensors"
 MAX_CHECKPOINT = 1 << 30  # four copies of a 100M-parameter float32 network
 _KEY = "scratchnet-checkpoint"
 
@@ -33,14 +33,16 @@ class CheckpointError(Exception):
 
 
 class Checkpoint(Callback):
-    """Save the run's state into ``directory`` after every epoch."""
+    """Save the run's state into ``directory`` after every complete epoch (an epoch a Ctrl-C
+    cut short is not one to continue from: the previous checkpoint stays)."""
 
     def __init__(self, directory: str | os.PathLike, run: dict) -> None:
         self.path = Path(directory) / CHECKPOINT_FILE
         self.run = dict(run)
 
     def on_epoch_end(self, trainer, history) -> bool:
-        write_checkpoint(self.path, trainer.state(), self.run)
+        if trainer.epoch_complete:
+            write_checkpoint(self.path, trainer.state(), self.run)
         return False
 
 

@@ -20,6 +20,7 @@ from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
 from scratchnet.estimator.training_record import Metrics, TrainingRecord
 from scratchnet.nn.callbacks import Callback, StopWhen
+from scratchnet.nn.history import TrainingState
 
 #: Share of the training file held out to pick the best epoch: 5,000 of the 60,000 images.
 VALIDATION_FRACTION = 1 / 12
@@ -73,6 +74,7 @@ def train_preset(
     should_stop: Callable[[], bool] | None = None,
     overrides: dict | None = None,
     callbacks: Sequence[Callback] = (),
+    resume: TrainingState | None = None,
 ) -> TrainedModel:
     """Train ``preset`` and return the packaged model with its :class:`TrainingRecord` (history,
     test metrics).
@@ -82,7 +84,9 @@ def train_preset(
     images (5,000 of 60,000 by default) are held out to pick the best epoch; ``limit`` keeps
     that many *training* images (:func:`limit_split`). ``overrides`` are estimator parameters
     that replace the preset's (``{"learning_rate": 0.01}``), checked before any data is read;
-    ``callbacks`` are passed to :meth:`NNClassifier.fit` (per-epoch logs).
+    ``callbacks`` are passed to :meth:`NNClassifier.fit` (per-epoch logs, checkpoints), and
+    ``resume`` continues an interrupted run of the same settings from its checkpoint
+    (``training_seconds`` then counts the resumed part only).
     """
     from scratchnet.estimator.classifier import NNClassifier
 
@@ -104,6 +108,7 @@ def train_preset(
         y[train_idx],
         validation_data=(scaler.transform(X[val_idx]), y[val_idx]),
         callbacks=[*stop, *callbacks],
+        resume=resume,
     )
     seconds = time.perf_counter() - start
     test_acc = float(clf.score(scaler.transform(X_test), y_test))

@@ -72,6 +72,7 @@ class Trainer:
         self._callbacks: Sequence[Callback] = ()
         self._stop_requested = False
         self.history = History()  # every epoch this trainer ran, over all fit calls
+        self.epoch_complete = True  # False after an epoch a stop request ended early
 
     def _buffers(self, X: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         shape = (size,) + X.shape[1:]
@@ -167,6 +168,7 @@ class Trainer:
                     history.val_loss.append(val_loss)
                     history.val_accuracy.append(val_acc)
                 history.seconds.append(time.perf_counter() - start)
+                self.epoch_complete = not result.stopped  # a stop request can cut it short
                 # Every callback hears about every epoch, even when an earlier one says stop.
                 stops = [cb.on_epoch_end(self, history) for cb in self._callbacks]
                 if any(stops) or result.stopped or self._stop_requested:

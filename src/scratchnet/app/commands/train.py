@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
-import signal
 import sys
 from pathlib import Path
 
@@ -19,9 +18,14 @@ from scratchnet.app.commands.common import (
     bounded_int,
     positive_int,
 )
+from scratchnet.app.commands.interrupt import StopFlag
 from scratchnet.app.experiment import VALIDATION_FRACTION, preset_params, train_preset
 from scratchnet.app.presets import DEFAULT_PRESET, PRESETS
+from scratchnet.estimator.model_dir import CHECKPOINT_FILE
 
+#: The options ``--resume`` takes from the checkpoint, with their defaults (given: an error).
+RESUME_FIXED = {"model": DEFAULT_PRESET, "epochs": None, "limit": None, "learning_rate": None,
+                "batch_size": None, "hidden": None}
 MAX_EPOCHS = 10_000  # a bound, so that a typo (10**20) is an error instead of a run forever
 DEFAULT_SEED = inspect.signature(train_preset).parameters["seed"].default
 #: Each option that sets an estimator parameter, by the parameter's name.
@@ -50,7 +54,11 @@ def register(subparsers) -> None:
         choices=sorted(PRESETS),
         help="preset: " + "; ".join(f"{k}: {v.description}" for k, v in sorted(PRESETS.items())),
     )
-    p.add_argument("--out", required=True, help="model directory to write")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="model directory to write (a checkpoint is kept there "
+                       "after every epoch until the run completes)")
+    where.add_argument("--resume", metavar="DIR", help="finish the interrupted run whose "
+                       "checkpoint is in DIR, with that run's settings, and save the model there")
     add_force(p)
     add_training_options(p, f"the preset's: {_per_preset('epochs')}")
     p.add_argument(
@@ -126,13 +134,18 @@ def add_training_options(p, epochs: str) -> None:
 
 
 def cmd_train(args) -> int:
-    overrides = training_overrides(args)
-    out = Path(args.out)
-    check_out(out, args.force)
+    if args.resume is not None:
+        args, overrides, resume = resumed_run(args)
+        out, args.force = Path(args.resume), True  # the model replaced is this run's own
+    else:
+        overrides, resume, out = training_overrides(args), None, Path(args.out)
+        check_out(out, args.force)
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(_open_log(args.log)) if args.log else None
-        model, interrupted = run_training(args, overrides, log)
+        model, interrupted = run_training(args, overrides, log, out, resume)
     save_checked(model, out, args.force)
+    if not interrupted:  # a completed run needs no checkpoint; an interrupted one keeps it
+        (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     record = model.record
     if interrupted:
         which = "best" if record.restored_best_weights else "last"
@@ -144,8 +157,29 @@ def cmd_train(args) -> int:
         f"images ({record.n_validation:,} more held out for validation): test accuracy "
         f"{record.metrics.test_accuracy:.4f} on the test set"
     )
-    print(f"model saved to {out}")
+    print(f"model saved to {out}" + (f"; resume with `scratchnet train --resume {out}`"
+                                     if interrupted else ""))
     return 0
+
+
+def resumed_run(args):
+    """``--resume DIR``: the options and checkpoint of the interrupted run; options that would
+    change the run are refused, since the run continues with its own settings."""
+    from scratchnet.app.checkpoint import CheckpointError, read_checkpoint
+
+    changed = [f"--{name.replace('_', '-')}" for name in RESUME_FIXED
+               if getattr(args, name) != RESUME_FIXED[name]]
+    if changed:
+        raise UsageError(f"--resume continues the run with its own settings; drop {changed[0]}")
+    try:
+        state, run = read_checkpoint(args.resume)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    overrides = {k: tuple(v) if isinstance(v, list) else v
+                 for k, v in run.get("overrides", {}).items()}
+    settings = {k: run.get(k) for k in ("model", "epochs", "seed", "limit",
+                                        "validation_fraction")}
+    return argparse.Namespace(**{**vars(args), **settings}), overrides, state
 
 
 def training_overrides(args) -> dict:
@@ -182,8 +216,10 @@ def training_overrides(args) -> dict:
     return overrides
 
 
-def run_training(args, overrides: dict, log_file):
-    """Train as the options say; return the model and whether Ctrl-C ended the run."""
+def run_training(args, overrides: dict, log_file, checkpoint_dir=None, resume=None):
+    """Train as the options say, checkpointing into ``checkpoint_dir`` after every epoch;
+    return the model and whether Ctrl-C ended the run."""
+    from scratchnet.app.checkpoint import Checkpoint
     from scratchnet.app.epoch_log import EpochLines, JsonLinesLog
 
     epochs = preset_params(args.model, args.epochs, overrides)["epochs"]
@@ -192,6 +228,10 @@ def run_training(args, overrides: dict, log_file):
     callbacks = [] if args.quiet or bar else [EpochLines(epochs)]
     if log_file is not None:
         callbacks.append(JsonLinesLog(log_file))
+    if checkpoint_dir is not None:
+        run = {"model": args.model, "epochs": epochs, "seed": args.seed, "limit": args.limit,
+               "validation_fraction": args.validation_fraction, "overrides": overrides}
+        callbacks.append(Checkpoint(checkpoint_dir, run))
     stop = StopFlag()
     with stop.installed():
         model = train_preset(
@@ -205,6 +245,7 @@ def run_training(args, overrides: dict, log_file):
             validation_fraction=args.validation_fraction,
             overrides=overrides,
             callbacks=callbacks,
+            resume=resume,
         )
     return model, stop.requested
 
@@ -266,39 +307,3 @@ def _widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"expected widths like 256,128 or 'none', got {text!r}"
         ) from None
-
-
-class StopFlag:
-    """Ctrl-C once: finish the current batch and keep the model (the best-validation one, or
-    the last for a preset with ``restore_best_weights=False``). Twice: stop at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def installed(self):
-        flag = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.previous = signal.getsignal(signal.SIGINT)
-
-                def handler(signum, frame):
-                    if flag.requested:
-                        raise KeyboardInterrupt
-                    flag.requested = True
-                    print(
-                        "\nCtrl-C: stopping after this batch (press again to abort)",
-                        file=sys.stderr,
-                    )
-
-                signal.signal(signal.SIGINT, handler)
-                return flag
-
-            def __exit__(self, *exc):
-                signal.signal(signal.SIGINT, self.previous)
-                return False
-
-        return _Ctx()
