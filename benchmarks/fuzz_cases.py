@@ -33,6 +33,7 @@ JSON_KINDS = (
     "json_truncate",
     "json_flip",
     "json_deep",
+    "json_escapes",
 )
 SPECIAL_KINDS = ("fifo", "directory", "dev_zero", "empty")
 IDX_KINDS = (
@@ -113,6 +114,8 @@ def mutate_model(template: dict[str, bytes], rng: random.Random) -> tuple[str, b
     elif kind == "json_deep":
         depth = rng.choice([40, 1000, 100_000])
         text = text.replace(b'"epochs_run": 1', b'"epochs_run": ' + b"[" * depth + b"]" * depth)
+    elif kind == "json_escapes":  # once quadratic for the nesting pre-scan
+        text = b'{"a": "' + b'\\"[' * rng.choice([10, 10**4, 10**6]) + rng.choice([b"", b'"}'])
     elif kind == "weights_truncate":
         blob = blob[: rng.randrange(len(blob))]
     elif kind == "weights_flip":

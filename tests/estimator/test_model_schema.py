@@ -270,3 +270,48 @@ def test_fuzzed_model_directories_load_cleanly_or_fail_cleanly(template, tmp_pat
     write_model_case(case, kind, text, blob)
     with time_limit(10), memory_cap(1024):  # a FIFO must not block the loader
         assert model_outcome(case) in ("clean", "valid"), kind
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(alphabet='ab[]{}"\\\n'),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet='k[]{}"\\'), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def _depth_and_containers(value) -> tuple[int, int]:
+    if isinstance(value, (list, dict)):
+        inner = [
+            _depth_and_containers(v) for v in (value.values() if isinstance(value, dict) else value)
+        ]
+        return 1 + max((d for d, _ in inner), default=0), 1 + sum(c for _, c in inner)
+    return 0, 0
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(value=_JSON)
+def test_the_nesting_prescan_counts_brackets_outside_strings_exactly(value):
+    """Strings full of quotes, backslashes and brackets must not fool the pre-scan that keeps
+    json.loads from recursing too deep."""
+    from scratchnet.estimator.safe_read import _nesting
+
+    assert _nesting(json.dumps(value).encode()) == _depth_and_containers(value)
+
+
+def test_the_nesting_prescan_is_linear_on_escaped_quotes():
+    """A regular expression for strings took 4 s on 32 KB of '"\\"\\"...' (quadratic)."""
+    import time
+
+    from scratchnet.estimator.safe_read import UnsafeFileError, parse_json
+
+    start = time.perf_counter()
+    with pytest.raises(UnsafeFileError, match="corrupt or truncated JSON"):
+        parse_json(b'"' + b'\\"' * 1_000_000)
+    assert time.perf_counter() - start < 5

@@ -21,21 +21,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from typing import BinaryIO
 
 import numpy as np
 
-# A JSON string, escapes included (the "unrolled loop" form, linear time).
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-# bytes.translate deletes everything but brackets, then maps openers to +1 and closers to -1.
-_BRACKETS = b"[]{}"
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
-_STEP = bytearray(256)
-_STEP[ord("[")] = _STEP[ord("{")] = 1
-_STEP[ord("]")] = _STEP[ord("}")] = 0xFF  # -1 as int8
-_STEP = bytes(_STEP)
+# +1 for an opening bracket, -1 for a closing one, 0 for any other byte.
+_STEP = np.zeros(256, dtype=np.int8)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
+_CHUNK = 1 << 18  # bytes per vectorised step: about 10 MB of temporaries
 
 
 class UnsafeFileError(ValueError):
@@ -112,17 +107,34 @@ def parse_json(data: bytes, max_depth: int = 32, max_containers: int = 100_000):
 def _nesting(data: bytes) -> tuple[int, int]:
     """``(max depth, number of containers)`` of the brackets outside JSON strings.
 
-    An unterminated string leaves its brackets counted, which can only overstate the depth of a
-    document that is invalid anyway.
+    Vectorised, in 256 KB chunks (bounded memory, linear time): a quote is escaped when an odd
+    run of backslashes precedes it; the unescaped quotes toggle "inside a string"; brackets
+    outside strings step the depth. (A regular expression for strings was quadratic on
+    ``'"\\"\\"\\"...'`` and needed 60 bytes of backtracking stack per escape.) Backslashes
+    outside strings are invalid JSON: the count may be off after the first one, where
+    ``json.loads`` stops anyway.
     """
-    brackets = _JSON_STRING.sub(b"", data).translate(_STEP, _NOT_BRACKETS)
-    steps = np.frombuffer(brackets, dtype=np.int8)  # +1 per opener, -1 per closer
-    depth, level = 0, 0
-    for start in range(0, steps.size, 1 << 20):  # chunks keep the int32 running sum small
-        running = np.cumsum(steps[start : start + (1 << 20)], dtype=np.int32) + level
+    codes = np.frombuffer(data, dtype=np.uint8)
+    depth = level = containers = quotes = 0
+    last_plain, prev_run = -1, 0  # carried across chunks
+    for start in range(0, codes.size, _CHUNK):
+        a = codes[start : start + _CHUNK]
+        pos = np.arange(start, start + a.size, dtype=np.int64)
+        backslash = a == ord("\\")
+        # index of the last byte that is not a backslash, at or before each position
+        last = np.maximum(np.maximum.accumulate(np.where(backslash, -1, pos)), last_plain)
+        run = pos - last  # length of the backslash run ending here (0 on other bytes)
+        escaped = np.empty(a.size, dtype=bool)
+        escaped[0] = prev_run % 2 == 1
+        escaped[1:] = run[:-1] % 2 == 1
+        count = np.cumsum((a == ord('"')) & ~escaped, dtype=np.int64) + quotes
+        steps = np.where(count % 2 == 0, _STEP[a], 0)  # brackets inside strings do not count
+        running = np.cumsum(steps, dtype=np.int64) + level
         depth = max(depth, int(running.max()))
-        level = int(running[-1])
-    return depth, int(np.count_nonzero(steps == 1))
+        containers += int(np.count_nonzero(steps == 1))
+        level, quotes = int(running[-1]), int(count[-1])
+        last_plain, prev_run = int(last[-1]), int(run[-1])
+    return depth, containers
 
 
 def _require_regular(mode: int) -> None:
