@@ -315,3 +315,24 @@ def test_the_nesting_prescan_is_linear_on_escaped_quotes():
     with pytest.raises(UnsafeFileError, match="corrupt or truncated JSON"):
         parse_json(b'"' + b'\\"' * 1_000_000)
     assert time.perf_counter() - start < 5
+
+
+def test_null_record_fields_mean_absent(model_dir):
+    """The training record writes None as null or leaves it out: both load."""
+    nulls = dict.fromkeys(
+        [
+            "labels",
+            "epochs_run",
+            "n_train",
+            "preset",
+            "created",
+            "seed",
+            "metrics",
+            "history",
+            "params",
+            "environment",
+            "sweep",
+        ]
+    )
+    _edit(model_dir, lambda d: d.update(nulls))
+    assert load_model(model_dir).meta["labels"] is None

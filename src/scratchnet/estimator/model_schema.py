@@ -105,7 +105,7 @@ def read_meta(doc: dict, n_classes: int) -> dict:
     would pass it on.
     """
     meta = {k: _finite_or_none(v) for k, v in doc.items() if k not in RESERVED}
-    if "labels" in meta:
+    if meta.get("labels") is not None:
         labels = meta["labels"]
         if not isinstance(labels, list) or len(labels) != n_classes:
             raise SchemaError(
@@ -125,12 +125,12 @@ def read_meta(doc: dict, n_classes: int) -> dict:
         if not isinstance(values, list) or not all(v is None or _is_number(v) for v in values):
             raise SchemaError(f"history.{name}", "must be a list of numbers")
     for key in ("epochs_run", "n_train", "n_validation"):
-        if key in meta:
+        if meta.get(key) is not None:
             check_int(meta[key], key, 0, 2**62)
     if meta.get("seed") is not None:
         check_int(meta["seed"], "seed", -(2**63), 2**64 - 1)
     for key in ("preset", "created"):
-        if key in meta and not isinstance(meta[key], str):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
             raise SchemaError(key, f"must be a string, got {_kind(meta[key])}")
     return meta
 
