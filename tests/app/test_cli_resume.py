@@ -62,3 +62,12 @@ def test_a_damaged_checkpoint_is_refused(tmp_path, capsys):
     (tmp_path / "d" / CHECKPOINT_FILE).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     assert main(["train", "--resume", str(tmp_path / "d")]) == 2
     assert "not a scratchnet checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_an_empty_out_path_is_refused_before_anything_runs(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights-0123456789abcdef.safetensors").write_bytes(b"the user's file")
+    assert main([command, "--out", ""]) == 2
+    assert "an empty path" in capsys.readouterr().err
+    assert (tmp_path / "weights-0123456789abcdef.safetensors").exists()

@@ -145,7 +145,9 @@ def check_output_dir(directory: str | os.PathLike) -> str | None:
 
 
 def training_environment() -> dict:
-    """The BLAS thread count and library versions that decide bit-identical training."""
+    """The BLAS thread count and library versions that decide bit-identical training, and the
+    machine it ran on."""
+    import sklearn
     from threadpoolctl import threadpool_info
 
     from scratchnet import __version__
@@ -157,6 +159,11 @@ def training_environment() -> dict:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "scratchnet": __version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
     }
 
 

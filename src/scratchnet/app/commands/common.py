@@ -106,3 +106,11 @@ def add_force(parser: argparse.ArgumentParser) -> None:
         help="replace the model already in --out (without it, an existing model "
         "directory is refused)",
     )
+
+
+def directory_path(text: str) -> str:
+    """argparse type of an output directory: not empty (``Path("")`` would be the current
+    directory, whose files are the user's)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a directory name")
+    return text

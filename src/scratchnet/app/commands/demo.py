@@ -9,6 +9,7 @@ from scratchnet.app.commands.common import (
     REPORT_TSNE_SAMPLES,
     UsageError,
     add_force,
+    directory_path,
     positive_int,
 )
 from scratchnet.app.commands.train import (
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
         help="train the default preset, evaluate it and write "
         "the report (skip the report with --no-report)",
     )
-    p.add_argument("--out", default="runs/mlp", help="model directory to write")
+    p.add_argument("--out", type=directory_path, default="runs/mlp",
+                   help="model directory to write")
     add_force(p)
     p.add_argument(
         "--report",

@@ -16,6 +16,7 @@ from scratchnet.app.commands.common import (
     add_data_dir,
     add_force,
     bounded_int,
+    directory_path,
     positive_int,
 )
 from scratchnet.app.commands.interrupt import StopFlag
@@ -55,10 +56,12 @@ def register(subparsers) -> None:
         help="preset: " + "; ".join(f"{k}: {v.description}" for k, v in sorted(PRESETS.items())),
     )
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", help="model directory to write (a checkpoint is kept there "
-                       "after every epoch until the run completes)")
-    where.add_argument("--resume", metavar="DIR", help="finish the interrupted run whose "
-                       "checkpoint is in DIR, with that run's settings, and save the model there")
+    where.add_argument("--out", type=directory_path,
+                       help="model directory to write (a checkpoint is kept there after every "
+                       "epoch until the run completes)")
+    where.add_argument("--resume", type=directory_path, metavar="DIR",
+                       help="finish the interrupted run whose checkpoint is in DIR, with that "
+                       "run's settings, and save the model there")
     add_force(p)
     add_training_options(p, f"the preset's: {_per_preset('epochs')}")
     p.add_argument(
