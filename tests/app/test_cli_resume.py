@@ -71,3 +71,18 @@ def test_an_empty_out_path_is_refused_before_anything_runs(command, tmp_path, mo
     assert main([command, "--out", ""]) == 2
     assert "an empty path" in capsys.readouterr().err
     assert (tmp_path / "weights-0123456789abcdef.safetensors").exists()
+
+
+def test_an_exploding_run_is_one_line_and_saves_nothing(tmp_path, capsys):
+    out = tmp_path / "m"
+    code = main(["train", "--learning-rate", "1e6", "--epochs", "3", "--limit", "1000",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "training diverged at epoch 1" in err
+    assert not (out / "model.json").exists()
+
+
+def test_one_training_image_is_one_clear_line(tmp_path, capsys):
+    assert main(["train", "--limit", "1", "--epochs", "1", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "at least 2 classes" in err and "np.int64" not in err and err.count("\n") == 1

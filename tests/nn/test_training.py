@@ -200,7 +200,7 @@ def test_divergence_stops_with_one_line_and_keeps_the_last_finite_weights():
 
 def test_an_exploding_loss_counts_as_divergence():
     X, y = _problem()
-    with pytest.raises(TrainingDiverged, match="no epoch finished"):
+    with pytest.raises(TrainingDiverged, match="no epoch ended with a sound loss"):
         Trainer(_net(), SGD(lr=1e6)).fit(X * 1e3, y, np.random.default_rng(0), 3, batch_size=50,
                                          callbacks=[DivergenceGuard(n_classes=3)])
 

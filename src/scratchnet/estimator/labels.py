@@ -8,8 +8,9 @@ import numpy as np
 def check_classes(classes: np.ndarray, n_classes: int | None) -> None:
     """``ValueError`` unless there are at least 2 classes, and ``n_classes`` when given."""
     if classes.shape[0] < 2:
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
         raise ValueError(f"NNClassifier needs samples of at least 2 classes in the data, got "
-                         f"1 class: {classes[0]!r}")
+                         f"1 class: {only!r}")
     if n_classes is not None and classes.shape[0] != n_classes:
         raise ValueError(f"y has {classes.shape[0]} classes, but n_classes={n_classes};"
                          " pass matching labels or leave n_classes=None")

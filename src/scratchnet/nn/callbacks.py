@@ -84,7 +84,7 @@ class DivergenceGuard(Callback):
         if math.isfinite(loss):
             why += f", over {self.limit:.4g} (100x the loss of a uniform guess)"
         if self.good is None:
-            kept = "no epoch finished with a finite loss, so there are no weights to keep"
+            kept = "no epoch ended with a sound loss, so there are no weights to keep"
         else:
             trainer.net.load_state_dict(self.good)
             kept = f"kept the weights of epoch {self.good_epoch}"
