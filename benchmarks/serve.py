@@ -94,7 +94,8 @@ def _png(pixels: np.ndarray, side: int = 112) -> bytes:
     return buf.getvalue()
 
 
-def _png_bomb(side: int) -> bytes:
+def png_bomb(side: int) -> bytes:
+    """A valid PNG of ``side x side`` black pixels in a few hundred KB (the tests use it too)."""
     def chunk(kind, data):
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
@@ -112,7 +113,7 @@ def _hostile_uploads(limit: int, rng: np.random.Generator) -> dict[str, bytes]:
     buf = io.BytesIO()
     noise.save(buf, "PNG")
     return {
-        "pixel bomb": _png_bomb(12_000),
+        "pixel bomb": png_bomb(12_000),
         "garbage": rng.bytes(64 * 1024),
         "truncated": buf.getvalue()[: len(buf.getvalue()) // 2],
         "text": b"this is a shopping list, not a photo\n" * 20,

@@ -13,11 +13,11 @@ import io
 import json
 import select
 import socket
-import struct
+import sys
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -35,6 +35,9 @@ from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.trained_model import TrainedModel
 from scratchnet.nn.architectures import cnn
 from scratchnet.nn.network import Sequential
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/ lives beside src/
+from benchmarks.serve import png_bomb  # noqa: E402  (the load test's hostile uploads)
 
 SMALL_LIMIT = 200_000  # bytes: the upload limit of the test app
 
@@ -81,20 +84,6 @@ def png_bytes(pixels: np.ndarray, side: int = 112) -> bytes:
     Image.fromarray(pixels.reshape(28, 28)).resize((side, side), Image.Resampling.BICUBIC).save(
         buf, "PNG")
     return buf.getvalue()
-
-
-def png_bomb(side: int) -> bytes:
-    """A valid PNG of ``side x side`` black pixels in a few hundred KB."""
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    packer = zlib.compressobj(9)
-    row = bytes(side + 1)
-    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-            + chunk(b"IEND", b""))
 
 
 def decode_data_url(url: str) -> Image.Image:
