@@ -3,7 +3,8 @@
 A benchmark records where it ran (:func:`machine_info`, :func:`library_versions`), warns when
 other processes already keep the CPUs busy (:func:`busy_warning`), and runs every library under
 the same cap on BLAS, OpenMP and PyTorch threads (:func:`limit_threads`). PyTorch is optional:
-:func:`import_torch` says why it is left out instead of failing.
+:func:`import_torch` says why it is left out instead of failing. :func:`busy_neighbour` starts
+another program that keeps one core busy, for the benchmarks' ``--busy`` case.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import contextlib
 import datetime
 import os
 import platform
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -149,3 +153,32 @@ def limit_threads(threads: int, torch=None) -> Iterator[None]:
         finally:
             if torch is not None:
                 torch.set_num_threads(before)
+
+
+# The neighbour: a plain Python busy loop that stops by itself after its time limit, so a
+# benchmark that dies without cleaning up leaves nothing spinning for long.
+_BUSY_LOOP = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end: pass\n"
+BUSY_NOTE = (
+    "busy neighbour: another process (a Python busy loop) kept one core busy during the "
+    "timings marked busy"
+)
+
+
+@contextlib.contextmanager
+def busy_neighbour(enabled: bool = True, limit_s: float = 3600.0) -> Iterator[None]:
+    """Run the block beside another process that keeps one core busy (at most ``limit_s``
+    seconds; it is killed when the block ends). ``enabled=False`` runs the block alone."""
+    if not enabled:
+        yield
+        return
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BUSY_LOOP.format(limit=float(limit_s))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.2)  # let it start spinning before anything is timed
+        yield
+    finally:
+        proc.kill()
+        proc.wait()

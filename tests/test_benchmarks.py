@@ -217,3 +217,41 @@ def test_epoch_profile_accounts_for_the_whole_epoch(tmp_path, capsys):
         assert sum(seconds[name][k] for name in parts) == pytest.approx(epoch)
     table = capsys.readouterr().out
     assert "| optimizer step (Adam) |" in table and "2 epoch(s) of 512 images" in table
+
+
+def test_busy_quick_run_reports_idle_and_busy_side_by_side(monkeypatch, tmp_path, capsys):
+    """``benchmarks.busy``: every contender in both phases, the neighbour process gone after."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    busy = importlib.import_module("benchmarks.busy")
+    out = tmp_path / "busy.json"
+    argv = ["--quick", "--synthetic", "--no-torch", "--json", str(out)]
+    assert busy.main(argv) == 0
+    results = json.loads(out.read_text())
+    names = {"scratchnet, 1 thread", "scratchnet, 2 threads", "scratchnet, auto threads"}
+    for phase in ("idle", "busy"):
+        assert set(results["median_epoch_seconds"][phase]) == names
+        assert all(s > 0 for s in results["median_epoch_seconds"][phase].values())
+        assert all(t >= 1 for t in results["auto_threads_chosen"][phase])
+    assert results["goal"]["auto_busy_over_idle_one_thread"] > 0
+    assert "| scratchnet, auto threads |" in capsys.readouterr().out
+
+
+def test_busy_neighbour_spins_only_inside_its_block():
+    import os
+
+    from benchmarks.machine import busy_neighbour
+
+    def children() -> set[str]:
+        proc = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return set(proc.stdout.split())
+
+    before = children()
+    with busy_neighbour(limit_s=30):
+        inside = children() - before
+        assert inside  # the busy loop is running
+    assert not (children() & inside)
