@@ -92,7 +92,7 @@ def run(
     from scratchnet.nn import blas
 
     machine = machine_info(2)
-    notes = [BUSY_NOTE]
+    notes = [BUSY_NOTE.replace("while the libraries were timed", "in the busy phase")]
     warning = busy_warning(machine)
     if warning:
         log(f"warning: {warning}")

@@ -27,9 +27,12 @@ def config_from_args(config_cls, args, quick: dict):
 
 def run_and_report(run: Callable[..., dict], cfg, args, report: Callable[[dict], str]) -> int:
     """The end of every benchmark's ``main``: run with PyTorch unless ``--no-torch`` (or absent),
-    print ``report(results)``, write ``--json``. Exit status 2 with one line when the data is
-    missing."""
+    beside a busy neighbour process with ``--busy``, print ``report(results)``, write ``--json``.
+    Exit status 2 with one line when the data is missing."""
     from scratchnet.app.datasets import DatasetError
+
+    if getattr(args, "busy", False):
+        run = _beside_busy_neighbour(run)
 
     torch, note = import_torch(disabled=args.no_torch)
     if note:
@@ -44,3 +47,16 @@ def run_and_report(run: Callable[..., dict], cfg, args, report: Callable[[dict],
     write_json(args.json, results)
     print(f"\nwrote {args.json}")
     return 0
+
+
+def _beside_busy_neighbour(run: Callable[..., dict]) -> Callable[..., dict]:
+    """``run`` with another process keeping one core busy throughout, said in its notes."""
+    from benchmarks.machine import BUSY_NOTE, busy_neighbour
+
+    def wrapped(cfg, torch=None, notes=None, **kwargs) -> dict:
+        with busy_neighbour():
+            results = run(cfg, torch, notes=list(notes or []) + [BUSY_NOTE], **kwargs)
+        results["config"]["busy_neighbour"] = True
+        return results
+
+    return wrapped

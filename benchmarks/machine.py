@@ -159,8 +159,8 @@ def limit_threads(threads: int, torch=None) -> Iterator[None]:
 # benchmark that dies without cleaning up leaves nothing spinning for long.
 _BUSY_LOOP = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end: pass\n"
 BUSY_NOTE = (
-    "busy neighbour: another process (a Python busy loop) kept one core busy during the "
-    "timings marked busy"
+    "busy neighbour: another process (a Python busy loop) kept one core busy while the "
+    "libraries were timed"
 )
 
 

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     p.add_argument(
+        "--busy",
+        action="store_true",
+        help="run beside another process that keeps one core busy (a bounded busy loop)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),

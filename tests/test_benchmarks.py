@@ -255,3 +255,16 @@ def test_busy_neighbour_spins_only_inside_its_block():
         inside = children() - before
         assert inside  # the busy loop is running
     assert not (children() & inside)
+
+
+def test_busy_flag_runs_beside_the_neighbour_and_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    cnn = importlib.import_module("benchmarks.cnn")
+    from benchmarks.machine import BUSY_NOTE
+
+    out = tmp_path / "cnn.json"
+    assert cnn.main(["--quick", "--synthetic", "--no-torch", "--busy", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["config"]["busy_neighbour"] is True
+    assert BUSY_NOTE in results["notes"]
+    assert BUSY_NOTE in capsys.readouterr().out
