@@ -63,3 +63,20 @@ def test_a_busy_neighbour_takes_a_thread_away():
         busy.kill()
         busy.wait()
         blas.set_threads(before)
+
+
+@needs_openblas
+def test_chooser_as_a_training_callback_chooses_each_epoch_and_restores():
+    from scratchnet import NNClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((200, 8)).astype(np.float32), rng.integers(0, 3, 200)
+    before = blas.get_threads()
+    try:
+        blas.set_threads(1)
+        chooser = blas.ThreadChooser(max_threads=2, window=0.01)
+        NNClassifier(n_hidden_units=(8,), epochs=2, random_seed=0).fit(X, y, callbacks=[chooser])
+        assert len(chooser.chosen) == 3  # when training begins and after each epoch
+        assert blas.get_threads() == 1  # put back
+    finally:
+        blas.set_threads(before)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnet.nn.callbacks import Callback
+
 # How OpenBLAS builds name their symbols (prefix, suffix), most specific first:
 # NumPy's wheels use scipy-openblas64 ("scipy_cblas_saxpby64_"); system builds use the plain name.
 _AFFIXES = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
@@ -114,8 +116,12 @@ def _busy_jiffies() -> tuple[int, int] | None:
     return total - idle, total
 
 
-class ThreadChooser:
+class ThreadChooser(Callback):
     """Choose BLAS threads from the cores other programs leave free, once per epoch.
+
+    As a training callback (``NNClassifier(...).fit(X, y, callbacks=[ThreadChooser()])``) it
+    chooses when training begins and after every epoch, and puts the thread count it found
+    back when training ends. :meth:`choose` can also be called directly.
 
     Why: OpenBLAS threads spin while they wait for each other, so two threads on two cores of
     which one is busy with another program make every product wait for the thread that got no
@@ -137,6 +143,20 @@ class ThreadChooser:
         self.window = float(window)
         self._last: tuple | None = None
         self.free_cpus: float | None = None
+        self.chosen: list[int] = []  # every choice, in order
+
+    def on_train_begin(self, trainer, history) -> None:
+        self._before = get_threads()
+        self.choose()
+
+    def on_epoch_end(self, trainer, history) -> bool:
+        self.choose()
+        return False
+
+    def on_train_end(self, trainer, history) -> None:
+        before = getattr(self, "_before", None)
+        if before is not None:
+            set_threads(before)
 
     def _snapshot(self) -> tuple | None:
         stat = _busy_jiffies()
@@ -166,6 +186,7 @@ class ThreadChooser:
             threads = max(1, min(self.max_threads, int(self.free_cpus + 0.25)))
         self._last = now
         set_threads(threads)
+        self.chosen.append(threads)
         return threads
 
 
