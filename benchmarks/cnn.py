@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.cli import config_from_args, run_and_report
 from benchmarks.data import load_data
+from benchmarks.flops import cnn_epoch_flops, square_gemm_gflops
 from benchmarks.machine import busy_warning, library_versions, limit_threads, machine_info
 from benchmarks.report import read_json, render_table
 from benchmarks.timing import interleaved_latencies, interleaved_medians, run_interleaved
@@ -49,11 +50,20 @@ class Config:
     n_test: int | None = None
     repeats: int = 3
     latency_calls: int = 50
+    gemm_size: int = 1024  # side of the square product that measures the GEMM peak
     synthetic: bool = False
     data_dir: str | None = None
 
 
-QUICK = {"epochs": 1, "threads": 1, "n_train": 256, "n_test": 128, "repeats": 1, "latency_calls": 5}
+QUICK = {
+    "epochs": 1,
+    "threads": 1,
+    "n_train": 256,
+    "n_test": 128,
+    "repeats": 1,
+    "latency_calls": 5,
+    "gemm_size": 256,
+}
 
 
 class ScratchnetCNN:
@@ -156,6 +166,12 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
     data = load_data(cfg.n_train, cfg.n_test, cfg.synthetic, cfg.seed, cfg.data_dir)
     log(f"data: {data.source}, {data.X_train.shape[0]:,} train / {data.X_test.shape[0]:,} test")
     with limit_threads(cfg.threads, torch):
+        peak = square_gemm_gflops(cfg.gemm_size, repeats=5)
+        flops = cnn_epoch_flops(data.X_train.shape[0])
+        log(
+            f"float32 GEMM peak {peak:.1f} GFLOP/s ({cfg.gemm_size}^3); an epoch's products: "
+            f"{flops / 1e12:.3f} TFLOP"
+        )
         runners = [ScratchnetCNN(cfg)] + ([TorchCNN(cfg, torch)] if torch is not None else [])
         seconds = run_interleaved(runners, data.X_train, data.y_train, cfg.epochs, log=log)
         probs = {r.name: r.predict_proba(data.X_test) for r in runners}
@@ -170,6 +186,7 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
         )
     libraries = {}
     for r in runners:
+        gflops = flops / statistics.median(seconds[r.name]) / 1e9
         libraries[r.name] = {
             "epoch_seconds": seconds[r.name],
             "median_epoch_seconds": statistics.median(seconds[r.name]),
@@ -178,7 +195,8 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
             "latency_ms": latency[r.name] * 1e3,
             "latency_raw_ms": raw[r.name] * 1e3,
             "memory": None,
-            "share_of_gemm_peak": None,
+            "gflops": gflops,
+            "share_of_gemm_peak": gflops / peak,
         }
     ratios = {}
     if "pytorch" in libraries:
@@ -192,6 +210,10 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
             / b["inference_images_per_second"],
         }
     notes += [
+        f"Share of GEMM peak: the epoch's im2col product FLOPs ({flops / 1e12:.2f} TFLOP: "
+        "forward, weight and input gradients, none for the images) per second, over the "
+        f"float32 GEMM rate of a {cfg.gemm_size}^3 product with the same threads "
+        f"({peak:.0f} GFLOP/s).",
         "CNN epoch time: one partial_fit call (scratchnet) or one loop over the shuffled index "
         "(PyTorch), median over the epochs; no augmentation in either.",
         "Ratios: epoch time ×<1 means scratchnet is faster; throughput ×>1 means scratchnet is "
@@ -231,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-test", type=int, help="first N test images (default all)")
     p.add_argument("--repeats", type=int, help=f"timed inference batches (default {d.repeats})")
     p.add_argument("--latency-calls", type=int, help=f"single-image calls ({d.latency_calls})")
+    p.add_argument("--gemm-size", type=int, help=f"side of the peak GEMM (default {d.gemm_size})")
     p.add_argument("--data-dir")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")

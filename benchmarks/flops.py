@@ -66,3 +66,28 @@ def train_step_products(
     pairs += [(acts[i].T, acts[i + 1]) for i in range(len(weights))]  # (d_i, B) @ (B, d_i+1)
     pairs += [(acts[i + 1], w.T) for i, w in enumerate(weights) if i > 0]  # (B, d_i+1) @ (., d_i)
     return pairs
+
+
+def cnn_epoch_flops(
+    n_samples: int,
+    image: tuple[int, int, int] = (1, 28, 28),
+    channels: tuple[int, ...] = (32, 64),
+    kernel: int = 3,
+    hidden: int = 128,
+    n_classes: int = 10,
+) -> int:
+    """FLOPs of the products of one training epoch of the ``cnn`` architecture ("same" 3x3
+    convolutions, each followed by a 2x2 pool, then the dense layers), counted as im2col's
+    products: a convolution from ``c`` to ``c'`` channels on ``h x w`` pixels is a product of
+    ``2 h w k^2 c c'`` FLOPs per image forward, the same again for the weight gradient and for
+    the input gradient, which the first convolution skips. The dense layers count as in
+    :func:`epoch_flops`, except that their first one does get an input gradient."""
+    c, h, w = image
+    per_image, first = 0, True
+    for out in channels:
+        forward = 2 * h * w * kernel * kernel * c * out
+        per_image += forward * (2 if first else 3)
+        first, c, h, w = False, out, h // 2, w // 2
+    sizes = (c * h * w,) + ((hidden,) if hidden else ()) + (n_classes,)
+    s = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return n_samples * (per_image + 6 * s)

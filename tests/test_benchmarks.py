@@ -173,6 +173,7 @@ def test_cnn_quick_run_writes_json_and_table(monkeypatch, tmp_path, capsys, no_t
     for lib in results["libraries"].values():
         assert lib["median_epoch_seconds"] > 0 and lib["inference_images_per_second"] > 0
         assert 0.0 <= lib["test_accuracy"] <= 1.0
+        assert lib["share_of_gemm_peak"] > 0
     assert ("scratchnet/pytorch" in results["ratios"]) == (not no_torch)
     capsys.readouterr()
     assert cnn.main(["--table", str(out)]) == 0
@@ -268,3 +269,14 @@ def test_busy_flag_runs_beside_the_neighbour_and_says_so(monkeypatch, tmp_path, 
     assert results["config"]["busy_neighbour"] is True
     assert BUSY_NOTE in results["notes"]
     assert BUSY_NOTE in capsys.readouterr().out
+
+
+def test_cnn_epoch_flops_counts_im2col_products(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.flops import cnn_epoch_flops
+
+    # One 3x3 conv 1->2 on 4x4 (2*16*9*1*2 = 576 forward, + 576 for dW, no dX), then
+    # Dense 8->3 (forward, dW and dX: 6 * 24).
+    assert cnn_epoch_flops(1, (1, 4, 4), (2,), 3, 0, 3) == 2 * 576 + 6 * 24
+    # A second conv gets its input gradient too; 60,000 images of the cnn preset: ~1.5 TFLOP.
+    assert cnn_epoch_flops(60_000) == pytest.approx(1.5e12, rel=0.01)
