@@ -369,3 +369,31 @@ def test_cnn_gradient_through_the_whole_stack():
     f()
     dx = net.backward(loss.backward())
     assert rel_error(dx, numeric_grad(f, x)) < 1e-6
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_col2im_in_chunks_matches_one_pass(monkeypatch, stride):
+    """On one BLAS thread col2im goes a few images at a time; the gradients are those of the
+    one-pass path (and of finite differences)."""
+    from scratchnet.nn import blas
+
+    rng = np.random.default_rng(11)
+    layer = Conv2D(4, 3, 3, stride=stride, padding=1, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((7, 4, 6, 6))
+    g = rng.standard_normal(layer.forward(x, training=True).shape)
+    layer.forward(x, training=True)
+    whole = layer.backward(g.copy())
+    dw = layer.grads["weight"].copy()
+    before = blas.get_threads()
+    try:
+        blas.set_threads(1)
+        ho = layer.output_shape(x.shape[1:])[1]
+        # chunks of 2 images, the last one short
+        monkeypatch.setattr(conv_module, "_COL2IM_VALUES", 2 * 8 * ho * ho * 4)
+        layer.forward(x, training=True)
+        np.testing.assert_allclose(layer.backward(g.copy()), whole, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(layer.grads["weight"], dw, rtol=1e-13, atol=1e-13)
+        check_gradients(layer, x[:3], rng)
+    finally:
+        if before is not None:
+            blas.set_threads(before)
