@@ -280,3 +280,18 @@ def test_cnn_epoch_flops_counts_im2col_products(monkeypatch):
     assert cnn_epoch_flops(1, (1, 4, 4), (2,), 3, 0, 3) == 2 * 576 + 6 * 24
     # A second conv gets its input gradient too; 60,000 images of the cnn preset: ~1.5 TFLOP.
     assert cnn_epoch_flops(60_000) == pytest.approx(1.5e12, rel=0.01)
+
+
+def test_cnn_epoch_profile_accounts_for_the_whole_epoch(monkeypatch, tmp_path, capsys):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import profile_cnn
+    from benchmarks.report import read_json
+
+    out = tmp_path / "profile-cnn.json"
+    argv = ["--synthetic", "--n-train", "256", "--epochs", "1", "--threads", "1"]
+    assert profile_cnn.main(argv + ["--json", str(out)]) == 0
+    seconds = read_json(out)["seconds"]
+    assert "13 Dense 128→10 backward" in seconds and "optimizer step (Adam)" in seconds
+    parts = sum(v[0] for k, v in seconds.items() if k != "epoch")
+    assert parts == pytest.approx(seconds["epoch"][0])
+    assert "5 Conv2D 32→64 backward |" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""Where a scratchnet CNN training epoch goes: every layer's forward and backward, the loss, the
+optimizer step and the rest, timed over whole epochs (as ``benchmarks.profile_mlp`` does for the
+MLP).
+
+Same model and data as ``benchmarks.cnn`` (conv32-pool-bn-relu, conv64-pool-bn-relu, dense 128,
+dropout 0.3, Adam lr 1e-3, batch 128, float32). A subset (``--n-train``) keeps a run short; the
+shares do not depend on it.
+
+    python -m benchmarks.profile_cnn [--n-train 6000] [--epochs 2] [--threads 2] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from benchmarks.cnn import Config, ScratchnetCNN
+from benchmarks.data import load_data
+from benchmarks.machine import limit_threads, machine_info
+from benchmarks.profile_mlp import _timed, report
+from benchmarks.report import write_json
+
+
+def _labels(net) -> list[tuple[object, str]]:
+    """``(layer, "3 Conv2D 32→64")``: position and type, with the channels of a convolution."""
+    parts = []
+    for i, layer in enumerate(net.layers):
+        cfg = layer.config()
+        extra = f" {cfg['in_channels']}→{cfg['out_channels']}" if "in_channels" in cfg else ""
+        extra = f" {cfg['in_features']}→{cfg['out_features']}" if "in_features" in cfg else extra
+        parts.append((layer, f"{i:2d} {cfg['type']}{extra}"))
+    return parts
+
+
+def profile(
+    epochs: int = 2,
+    threads: int = 2,
+    n_train: int | None = 6000,
+    seed: int = 0,
+    synthetic: bool = False,
+    data_dir: str | None = None,
+) -> dict:
+    """One warm-up epoch on 512 images, then ``epochs`` timed ones; seconds per part."""
+    data = load_data(n_train, 1, synthetic, seed, data_dir)
+    X, y = data.X_train, data.y_train
+    model = ScratchnetCNN(Config(seed=seed)).model
+    per_epoch: list[dict[str, float]] = []
+    with limit_threads(threads):
+        model.partial_fit(X[:512], y[:512], classes=np.arange(10))  # builds network and Adam
+        trainer = model.trainer_
+        totals: dict[str, float] = defaultdict(float)
+        for layer, label in _labels(model.network_):
+            layer.forward = _timed(layer.forward, f"{label} forward", totals)
+            layer.backward = _timed(layer.backward, f"{label} backward", totals)
+        trainer.loss.forward = _timed(trainer.loss.forward, "loss forward", totals)
+        trainer.loss.backward = _timed(trainer.loss.backward, "loss backward", totals)
+        trainer.optimizer.step = _timed(trainer.optimizer.step, "optimizer step (Adam)", totals)
+        for _ in range(epochs):
+            totals.clear()
+            start = time.perf_counter()
+            model.partial_fit(X, y)
+            wall = time.perf_counter() - start
+            parts = dict(totals)
+            parts["rest (input checks, batch gather, argmax, loop)"] = wall - sum(parts.values())
+            parts["epoch"] = wall
+            per_epoch.append(parts)
+    names = list(per_epoch[0])
+    return {
+        "machine": machine_info(threads),
+        "n_train": X.shape[0],
+        "epochs": epochs,
+        "seconds": {name: [p[name] for p in per_epoch] for name in names},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.profile_cnn",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    p.add_argument("--n-train", type=int, default=6000, help="training images (default 6000)")
+    p.add_argument("--synthetic", action="store_true", help="random images instead of the data")
+    p.add_argument("--data-dir", help="directory holding the Fashion-MNIST files")
+    p.add_argument("--json", metavar="PATH", help="also write the timings to PATH")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.threads < 1 or args.n_train < 1:
+        p.error("--epochs, --threads and --n-train must be at least 1")
+    results = profile(
+        args.epochs, args.threads, args.n_train, synthetic=args.synthetic, data_dir=args.data_dir
+    )
+    print(report(results))
+    if args.json:
+        write_json(args.json, results)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
