@@ -67,6 +67,8 @@ def test_uploading_a_test_image_shows_its_top1_label(page, server, fashion_mnist
     page.wait_for_selector("#result", state="visible", timeout=10_000)
     assert page.inner_text("#top1") == _api_label(server, path.read_bytes())
     assert page.locator("#bars li").count() == 3
+    shown = page.locator("#bars .pct").all_inner_texts()
+    assert "100.0%" not in shown and "0.0%" not in shown  # never a false certainty
     assert page.get_attribute("#seen", "src").startswith("data:image/png;base64,")
     assert page.get_attribute("#saliency", "src").startswith("data:image/png;base64,")
     assert page.is_hidden("#error")

@@ -32,11 +32,18 @@ function showResult(answer, truth) {
     bar.append(fill);
     const pct = document.createElement("span");
     pct.className = "pct";
-    pct.textContent = `${(100 * row.probability).toFixed(1)}%`;
+    pct.textContent = percent(row.probability);
     li.append(name, bar, pct);
     bars.append(li);
   }
   $("result").hidden = false;
+}
+
+// A percentage that never rounds to a false certainty: 99.97% is ">99.9%", 0.02% is "<0.1%".
+function percent(p) {
+  if (p > 0.999 && p < 1) return ">99.9%";
+  if (p > 0 && p < 0.001) return "<0.1%";
+  return `${(100 * p).toFixed(1)}%`;
 }
 
 async function classify(blob, filename, truth) {
