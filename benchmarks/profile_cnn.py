@@ -12,15 +12,12 @@ shares do not depend on it.
 from __future__ import annotations
 
 import argparse
-import time
-from collections import defaultdict
 
 import numpy as np
 
 from benchmarks.cnn import Config, ScratchnetCNN
 from benchmarks.data import load_data
-from benchmarks.machine import limit_threads, machine_info
-from benchmarks.profile_mlp import _timed, report
+from benchmarks.epoch_profile import profile_epochs, report
 from benchmarks.report import write_json
 
 
@@ -47,33 +44,8 @@ def profile(
     data = load_data(n_train, 1, synthetic, seed, data_dir)
     X, y = data.X_train, data.y_train
     model = ScratchnetCNN(Config(seed=seed)).model
-    per_epoch: list[dict[str, float]] = []
-    with limit_threads(threads):
-        model.partial_fit(X[:512], y[:512], classes=np.arange(10))  # builds network and Adam
-        trainer = model.trainer_
-        totals: dict[str, float] = defaultdict(float)
-        for layer, label in _labels(model.network_):
-            layer.forward = _timed(layer.forward, f"{label} forward", totals)
-            layer.backward = _timed(layer.backward, f"{label} backward", totals)
-        trainer.loss.forward = _timed(trainer.loss.forward, "loss forward", totals)
-        trainer.loss.backward = _timed(trainer.loss.backward, "loss backward", totals)
-        trainer.optimizer.step = _timed(trainer.optimizer.step, "optimizer step (Adam)", totals)
-        for _ in range(epochs):
-            totals.clear()
-            start = time.perf_counter()
-            model.partial_fit(X, y)
-            wall = time.perf_counter() - start
-            parts = dict(totals)
-            parts["rest (input checks, batch gather, argmax, loop)"] = wall - sum(parts.values())
-            parts["epoch"] = wall
-            per_epoch.append(parts)
-    names = list(per_epoch[0])
-    return {
-        "machine": machine_info(threads),
-        "n_train": X.shape[0],
-        "epochs": epochs,
-        "seconds": {name: [p[name] for p in per_epoch] for name in names},
-    }
+    return profile_epochs(model, X, y, (X[:512], y[:512], np.arange(10)), epochs, threads,
+                          _labels)
 
 
 def main(argv: list[str] | None = None) -> int:

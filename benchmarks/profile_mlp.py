@@ -11,28 +11,14 @@ with two ``perf_counter`` calls (about 0.1 us each, ~5,000 calls an epoch); noth
 from __future__ import annotations
 
 import argparse
-import time
-from collections import defaultdict
-from collections.abc import Callable
 
 import numpy as np
 
 from benchmarks.data import load_data
-from benchmarks.machine import limit_threads, machine_info
+from benchmarks.epoch_profile import profile_epochs, report
 from benchmarks.mlp_config import N_CLASSES, Config
 from benchmarks.mlp_contenders import ScratchnetMLP
 from benchmarks.report import write_json
-
-
-def _timed(fn: Callable, name: str, totals: dict[str, float]) -> Callable:
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            totals[name] += time.perf_counter() - start
-
-    return wrapper
 
 
 def _part_names(net) -> list[tuple[object, str]]:
@@ -60,55 +46,7 @@ def profile(
     data = load_data(n_train, 1, synthetic, seed, data_dir)
     X, y = data.X_train, data.y_train
     model = ScratchnetMLP(Config(seed=seed)).model  # the benchmark's own model and settings
-    classes = np.arange(N_CLASSES)
-    per_epoch: list[dict[str, float]] = []
-    with limit_threads(threads):
-        model.partial_fit(X, y, classes=classes)  # builds the network, the trainer and Adam
-        trainer = model.trainer_
-        totals: dict[str, float] = defaultdict(float)
-        for layer, label in _part_names(model.network_):
-            layer.forward = _timed(layer.forward, f"{label} forward", totals)
-            layer.backward = _timed(layer.backward, f"{label} backward", totals)
-        trainer.loss.forward = _timed(trainer.loss.forward, "loss forward", totals)
-        trainer.loss.backward = _timed(trainer.loss.backward, "loss backward", totals)
-        trainer.optimizer.step = _timed(trainer.optimizer.step, "optimizer step (Adam)", totals)
-        for _ in range(epochs):
-            totals.clear()
-            start = time.perf_counter()
-            model.partial_fit(X, y)
-            wall = time.perf_counter() - start
-            parts = dict(totals)
-            parts["rest (input checks, batch gather, argmax, loop)"] = wall - sum(parts.values())
-            parts["epoch"] = wall
-            per_epoch.append(parts)
-    names = list(per_epoch[0])
-    return {
-        "machine": machine_info(threads),
-        "n_train": X.shape[0],
-        "epochs": epochs,
-        "seconds": {name: [p[name] for p in per_epoch] for name in names},
-    }
-
-
-def report(results: dict) -> str:
-    seconds = results["seconds"]
-    epoch = seconds["epoch"]
-    threads = results["machine"]["threads"]
-    lines = [
-        f"{results['epochs']} epoch(s) of {results['n_train']:,} images, {threads} "
-        f"thread(s): epoch {min(epoch):.2f}-{max(epoch):.2f} s",
-        "",
-        "| part | s per epoch (median) | share of the epoch |",
-        "|---|---:|---:|",
-    ]
-    for name, values in seconds.items():
-        if name == "epoch":
-            continue
-        shares = [v / e for v, e in zip(values, epoch, strict=True)]
-        low, high = round(100 * min(shares)), round(100 * max(shares))
-        span = f"{low}%" if low == high else f"{low}–{high}%"
-        lines.append(f"| {name} | {np.median(values):.3f} | {span} |")
-    return "\n".join(lines)
+    return profile_epochs(model, X, y, (X, y, np.arange(N_CLASSES)), epochs, threads, _part_names)
 
 
 def main(argv: list[str] | None = None) -> int:
