@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks import cli
 from benchmarks.cli import config_from_args, run_and_report
 from benchmarks.data import load_data
 from benchmarks.flops import cnn_epoch_flops, square_gemm_gflops
@@ -238,38 +239,12 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = Config()
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.cnn",
-        description="Train the cnn architecture with scratchnet and "
-        "PyTorch, interleaved epoch by epoch, and compare speed.",
+    return cli.build_parser(
+        "python -m benchmarks.cnn",
+        "Train the cnn architecture with scratchnet and PyTorch, interleaved epoch by epoch, "
+        "and compare speed.",
+        Config(), QUICK, DEFAULT_JSON,
     )
-    p.add_argument("--epochs", type=int, help=f"epochs per library (default {d.epochs})")
-    p.add_argument("--threads", type=int, help=f"BLAS and PyTorch threads (default {d.threads})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--n-train", type=int, help="first N training images (default all)")
-    p.add_argument("--n-test", type=int, help="first N test images (default all)")
-    p.add_argument("--repeats", type=int, help=f"timed inference batches (default {d.repeats})")
-    p.add_argument("--latency-calls", type=int, help=f"single-image calls ({d.latency_calls})")
-    p.add_argument("--gemm-size", type=int, help=f"side of the peak GEMM (default {d.gemm_size})")
-    p.add_argument("--data-dir")
-    p.add_argument("--synthetic", action="store_true")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    p.add_argument(
-        "--busy",
-        action="store_true",
-        help="run beside another process that keeps one core busy (a bounded busy loop)",
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),
-    )
-    p.add_argument("--json", default=DEFAULT_JSON, metavar="PATH")
-    p.add_argument("--table", metavar="PATH", help="print the table of a results file and exit")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

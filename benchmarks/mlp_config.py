@@ -56,64 +56,18 @@ QUICK = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Options named like :class:`Config`'s fields, with its defaults (None: see --quick)."""
+    """The shared options (:func:`benchmarks.cli.build_parser`) and the MLP's own."""
     d = Config()
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.mlp",
-        description="Train the same MLP with scratchnet, scikit-learn and PyTorch, interleaved "
-        "epoch by epoch, and compare speed, accuracy and memory.",
+    p = cli.build_parser(
+        "python -m benchmarks.mlp",
+        "Train the same MLP with scratchnet, scikit-learn and PyTorch, interleaved epoch by "
+        "epoch, and compare speed, accuracy and memory.",
+        d, QUICK, DEFAULT_JSON,
     )
-    p.add_argument("--epochs", type=int, help=f"epochs per library (default {d.epochs})")
-    p.add_argument("--threads", type=int, help=f"BLAS/OpenMP/PyTorch threads (default {d.threads})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument(
-        "--seeds",
-        type=int,
-        help=f"trainings per library, seeds --seed, --seed+1, ... (default {d.seeds})",
-    )
-    p.add_argument("--n-train", type=int, help="use the first N training images (default all)")
-    p.add_argument("--n-test", type=int, help="use the first N test images (default all)")
-    p.add_argument("--repeats", type=int, help=f"timed inference batches (default {d.repeats})")
-    p.add_argument(
-        "--latency-calls",
-        type=int,
-        help=f"single-image calls per library (default {d.latency_calls})",
-    )
-    p.add_argument(
-        "--gemm-size", type=int, help=f"side of the GEMM-peak product (default {d.gemm_size})"
-    )
-    p.add_argument("--data-dir", help="directory holding the Fashion-MNIST files")
-    p.add_argument(
-        "--synthetic", action="store_true", help="learnable random images instead of Fashion-MNIST"
-    )
-    p.add_argument(
-        "--no-memory",
-        dest="memory",
-        action="store_false",
-        help="skip the per-library memory measurement (fresh processes)",
-    )
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    p.add_argument(
-        "--busy",
-        action="store_true",
-        help="run beside another process that keeps one core busy (a bounded busy loop)",
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke test: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),
-    )
-    p.add_argument(
-        "--json",
-        default=DEFAULT_JSON,
-        metavar="PATH",
-        help="where to write the results (default %(default)s)",
-    )
-    p.add_argument(
-        "--table", metavar="PATH", help="print the markdown results table of a JSON file and exit"
-    )
+    p.add_argument("--seeds", type=int,
+                   help=f"trainings per library, seeds --seed, --seed+1, ... (default {d.seeds})")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the per-library memory measurement (fresh processes)")
     return p
 
 
