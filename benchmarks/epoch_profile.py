@@ -8,6 +8,7 @@ calls (about 0.1 us each, a few thousand calls an epoch); nothing else changes.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -83,3 +84,31 @@ def report(results: dict) -> str:
         span = f"{low}%" if low == high else f"{low}–{high}%"
         lines.append(f"| {name} | {np.median(values):.3f} | {span} |")
     return "\n".join(lines)
+
+
+def profile_main(argv, prog: str, doc: str, profile: Callable, epochs: int,
+                 n_train: int | None) -> int:
+    """The command line of a profiler: ``profile(epochs, threads, n_train, synthetic=,
+    data_dir=)``, its table printed and, with ``--json``, written."""
+    from benchmarks.report import write_json
+
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=int, default=epochs, help=f"timed epochs (default {epochs})")
+    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
+    p.add_argument("--n-train", type=int, default=n_train,
+                   help=f"use the first N training images (default {n_train or 'all'})")
+    p.add_argument("--synthetic", action="store_true", help="random images instead of the data")
+    p.add_argument("--data-dir", help="directory holding the Fashion-MNIST files")
+    p.add_argument("--json", metavar="PATH", help="also write the timings to PATH")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.threads < 1 or (args.n_train is not None and args.n_train < 1):
+        p.error("--epochs, --threads and --n-train must be at least 1")
+    results = profile(
+        args.epochs, args.threads, args.n_train, synthetic=args.synthetic, data_dir=args.data_dir
+    )
+    print(report(results))
+    if args.json:
+        write_json(args.json, results)
+        print(f"wrote {args.json}")
+    return 0

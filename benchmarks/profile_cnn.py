@@ -11,14 +11,11 @@ shares do not depend on it.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from benchmarks.cnn import Config, ScratchnetCNN
 from benchmarks.data import load_data
-from benchmarks.epoch_profile import profile_epochs, report
-from benchmarks.report import write_json
+from benchmarks.epoch_profile import profile_epochs, profile_main
 
 
 def _labels(net) -> list[tuple[object, str]]:
@@ -49,28 +46,8 @@ def profile(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_cnn",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs (default 2)")
-    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
-    p.add_argument("--n-train", type=int, default=6000, help="training images (default 6000)")
-    p.add_argument("--synthetic", action="store_true", help="random images instead of the data")
-    p.add_argument("--data-dir", help="directory holding the Fashion-MNIST files")
-    p.add_argument("--json", metavar="PATH", help="also write the timings to PATH")
-    args = p.parse_args(argv)
-    if args.epochs < 1 or args.threads < 1 or args.n_train < 1:
-        p.error("--epochs, --threads and --n-train must be at least 1")
-    results = profile(
-        args.epochs, args.threads, args.n_train, synthetic=args.synthetic, data_dir=args.data_dir
-    )
-    print(report(results))
-    if args.json:
-        write_json(args.json, results)
-        print(f"wrote {args.json}")
-    return 0
+    return profile_main(argv, "python -m benchmarks.profile_cnn", __doc__, profile,
+                        epochs=2, n_train=6000)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,12 @@ with two ``perf_counter`` calls (about 0.1 us each, ~5,000 calls an epoch); noth
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from benchmarks.data import load_data
-from benchmarks.epoch_profile import profile_epochs, report
+from benchmarks.epoch_profile import profile_epochs, profile_main
 from benchmarks.mlp_config import N_CLASSES, Config
 from benchmarks.mlp_contenders import ScratchnetMLP
-from benchmarks.report import write_json
 
 
 def _part_names(net) -> list[tuple[object, str]]:
@@ -50,28 +47,8 @@ def profile(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_mlp",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
-    p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
-    p.add_argument("--n-train", type=int, help="use the first N training images (default all)")
-    p.add_argument("--synthetic", action="store_true", help="random images instead of the data")
-    p.add_argument("--data-dir", help="directory holding the Fashion-MNIST files")
-    p.add_argument("--json", metavar="PATH", help="also write the timings to PATH")
-    args = p.parse_args(argv)
-    if args.epochs < 1 or args.threads < 1:
-        p.error("--epochs and --threads must be at least 1")
-    results = profile(
-        args.epochs, args.threads, args.n_train, synthetic=args.synthetic, data_dir=args.data_dir
-    )
-    print(report(results))
-    if args.json:
-        write_json(args.json, results)
-        print(f"wrote {args.json}")
-    return 0
+    return profile_main(argv, "python -m benchmarks.profile_mlp", __doc__, profile,
+                        epochs=3, n_train=None)
 
 
 if __name__ == "__main__":
