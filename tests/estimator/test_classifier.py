@@ -25,19 +25,9 @@ FAST = dict(n_hidden_units=16, activation="relu", optimizer="adam", learning_rat
 
 
 # --- scikit-learn's own checks -----------------------------------------------------------------
-# Mini-batch training with weights is not the same run as mini-batch training on repeated rows:
-# the batches differ (15 weighted rows make 15 batches, their 30 repeats make 25), so the two
-# fits end at different weights. scikit-learn lists the same check as an expected failure of
-# its own MLPClassifier; a full-batch fit does pass it (test_integer_weights_repeat_rows below).
-SAMPLE_WEIGHT_REASON = ("stochastic mini-batches: weighting a row is equivalent to repeating it "
-                        "only in expectation, as for scikit-learn's MLPClassifier")
-
-
-# The defaults, as scikit-learn users get them: the checks seed random_state themselves.
-@parametrize_with_checks(
-    [NNClassifier(), NNClassifier(dtype="float64")],
-    expected_failed_checks=lambda est: {
-        "check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON})
+# The defaults, as scikit-learn users get them (the checks seed random_state themselves), and
+# no expected failures: an integer weight is the repeated row (estimator/canonical_rows.py).
+@parametrize_with_checks([NNClassifier(), NNClassifier(dtype="float64")])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -441,16 +431,29 @@ def test_divergence_keeps_no_nan_weights():
             clf.predict(X_TEST)
 
 
-def test_integer_weights_repeat_rows():
-    """Full-batch gradient descent: a weight of k is k copies of the row."""
+def test_integer_weights_are_repeated_rows_bit_for_bit():
+    """Mini-batches, float32, shuffled weighted rows: a weight of k is k copies of the row."""
     rng = np.random.default_rng(0)
     w = rng.integers(0, 4, size=X_TRAIN.shape[0])
-    params = dict(n_hidden_units=8, epochs=20, n_batches=1, learning_rate=0.001, random_state=0,
-                  dtype="float64")
-    weighted = NNClassifier(**params).fit(X_TRAIN, Y_TRAIN, sample_weight=w)
-    repeated = NNClassifier(**params).fit(np.repeat(X_TRAIN, w, axis=0), np.repeat(Y_TRAIN, w))
-    np.testing.assert_allclose(weighted.predict_proba(X_TEST), repeated.predict_proba(X_TEST),
-                               rtol=1e-9, atol=1e-12)
+    perm = rng.permutation(X_TRAIN.shape[0])
+    weighted = NNClassifier(**FAST).fit(X_TRAIN[perm], Y_TRAIN[perm], sample_weight=w[perm])
+    repeated = NNClassifier(**FAST).fit(np.repeat(X_TRAIN, w, axis=0), np.repeat(Y_TRAIN, w))
+    np.testing.assert_array_equal(weighted.predict_proba(X_TEST), repeated.predict_proba(X_TEST))
+
+
+def test_row_order_does_not_change_the_model():
+    perm = np.random.default_rng(1).permutation(X_TRAIN.shape[0])
+    a = NNClassifier(**FAST).fit(X_TRAIN, Y_TRAIN)
+    b = NNClassifier(**FAST).fit(X_TRAIN[perm], Y_TRAIN[perm])
+    np.testing.assert_array_equal(a.predict_proba(X_TEST), b.predict_proba(X_TEST))
+
+
+def test_zero_weight_is_the_row_removed():
+    w = np.ones(X_TRAIN.shape[0])
+    w[::3] = 0
+    a = NNClassifier(**FAST).fit(X_TRAIN, Y_TRAIN, sample_weight=w)
+    b = NNClassifier(**FAST).fit(X_TRAIN[w > 0], Y_TRAIN[w > 0])
+    np.testing.assert_array_equal(a.predict_proba(X_TEST), b.predict_proba(X_TEST))
 
 
 def test_balanced_class_weight_equals_its_sample_weights():

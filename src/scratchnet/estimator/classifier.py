@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from scratchnet.estimator.attributes import fitted_attributes
 from scratchnet.estimator.building import build_network, make_rng, make_trainer
+from scratchnet.estimator.canonical_rows import canonical_rows
 from scratchnet.estimator.fitting import resolve_weights, train_epochs
 from scratchnet.estimator.labels import check_classes, encode_labels
 from scratchnet.estimator.params import validate_params
@@ -199,7 +200,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
-            Scales each sample's loss (an integer weight counts as that many copies).
+            Scales each row's loss: a weight of k is k copies of the row (``canonical_rows``).
         validation_data : tuple (X_val, y_val), optional
             Scored after every epoch into ``history_`` and used for early stopping instead of
             a held-out split. Whenever there is validation data, the weights of the epoch with
@@ -223,7 +224,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             self.trainer_.history = history
         else:
             self._initialise(classes, X.shape[1])
-        weights = resolve_weights(self, sample_weight, y_enc)
+        X, y_enc, weights = canonical_rows(X, y_enc, resolve_weights(self, sample_weight, y_enc),
+                                           self.shuffle)
         validation = None
         if validation_data is not None:
             X_val = np.asarray(validate_data(self, validation_data[0], reset=False),
@@ -253,7 +255,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                              f"{self.classes_!r}")
         y_enc = encode_labels(self.classes_, y)
-        train_epochs(self, X, y_enc, None, 1, (), resolve_weights(self, sample_weight, y_enc))
+        X, y_enc, weights = canonical_rows(X, y_enc, resolve_weights(self, sample_weight, y_enc),
+                                           self.shuffle)
+        train_epochs(self, X, y_enc, None, 1, (), weights)
         return self
 
     # --- inference --------------------------------------------------------------------------
