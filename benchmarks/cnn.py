@@ -239,12 +239,20 @@ def run(cfg: Config, torch=None, log=print, notes: list[str] | None = None) -> d
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return cli.build_parser(
+    p = cli.build_parser(
         "python -m benchmarks.cnn",
         "Train the cnn architecture with scratchnet and PyTorch, interleaved epoch by epoch, "
         "and compare speed.",
         Config(), QUICK, DEFAULT_JSON,
     )
+    p.add_argument("--recipe", action="store_true",
+                   help="time to accuracy instead: the cnn-fast preset's recipe in both "
+                   "libraries, test accuracy against seconds (benchmarks/time_to_accuracy.py; "
+                   "--json defaults to docs/bench-time-to-accuracy.json)")
+    p.add_argument("--plot", metavar="PATH",
+                   help="with --recipe: where to draw the curves (default "
+                   "docs/time-to-accuracy.png, none with --quick)")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,7 +260,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(render_table(read_json(args.table)))
         return 0
+    if args.recipe:
+        return _recipe(args)
     return run_and_report(run, config_from_args(Config, args, QUICK), args, render_table)
+
+
+def _recipe(args) -> int:
+    """``--recipe``: the time-to-accuracy benchmark, its table, JSON and plot."""
+    from benchmarks import time_to_accuracy as tta
+
+    if args.json == DEFAULT_JSON:
+        args.json = "bench-results-tta.json" if args.quick else tta.JSON
+    plot = args.plot or (None if args.quick else tta.PLOT)
+
+    def report(results: dict) -> str:
+        if plot:
+            tta.plot(results, plot)
+        return tta.render(results) + (f"\n\nplotted {plot}" if plot else "")
+
+    return run_and_report(tta.run, config_from_args(tta.RecipeConfig, args, tta.QUICK), args,
+                          report)
 
 
 if __name__ == "__main__":

@@ -295,3 +295,41 @@ def test_cnn_epoch_profile_accounts_for_the_whole_epoch(monkeypatch, tmp_path, c
     parts = sum(v[0] for k, v in seconds.items() if k != "epoch")
     assert parts == pytest.approx(seconds["epoch"][0])
     assert "5 Conv2D 32→64 backward |" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _has_fashion_mnist(), reason="Fashion-MNIST not installed")
+@pytest.mark.parametrize("no_torch", [True, False] if HAS_TORCH else [True])
+def test_recipe_quick_run_writes_curves_table_and_plot(monkeypatch, tmp_path, capsys, no_torch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    cnn = importlib.import_module("benchmarks.cnn")
+    out, plot = tmp_path / "tta.json", tmp_path / "tta.png"
+    argv = ["--recipe", "--quick", "--json", str(out), "--plot", str(plot)]
+    assert cnn.main(argv + (["--no-torch"] if no_torch else [])) == 0
+    results = json.loads(out.read_text())
+    assert results["benchmark"] == "time-to-accuracy"
+    assert results["config"]["recipe"]["lr_schedule"] == "onecycle"
+    assert set(results["curves"]) == ({"scratchnet"} if no_torch else {"scratchnet", "pytorch"})
+    for curve in results["curves"].values():
+        assert [p["epoch"] for p in curve] == [1, 2]
+        assert 0 < curve[0]["seconds"] < curve[1]["seconds"]
+        assert 0.0 <= curve[-1]["test_accuracy"] <= 1.0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| scratchnet |" in capsys.readouterr().out
+
+
+def test_recipe_epochs_by_partial_fit_equal_fit(monkeypatch):
+    """The recipe's per-batch one-cycle schedule spans the partial_fit calls as one fit."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.time_to_accuracy import ScratchnetRecipe, recipe
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(96, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=96)
+    params = {**recipe(), "epochs": 2, "batch_size": 32}
+    runner = ScratchnetRecipe(params, seed=0)
+    runner.train_epoch(X, y)
+    runner.train_epoch(X, y)
+    reference = runner.model.__class__(**runner.model.get_params()).fit(X, y)
+    got, want = runner.model.network_.state_dict(), reference.network_.state_dict()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)

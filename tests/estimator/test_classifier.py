@@ -42,7 +42,7 @@ def test_default_parameters_fit_and_predict():
         "dropout": 0.0, "early_stopping": False, "validation_fraction": 0.1,
         "n_iter_no_change": 10, "restore_best_weights": True, "lr_schedule": None,
         "architecture": "mlp", "augment": False, "weight_decay": 0.0, "init": "auto",
-        "dtype": "float32",
+        "dtype": "float32", "label_smoothing": 0.0,
         "verbose": False,
     }
     clf.fit(X_TRAIN, Y_TRAIN)
@@ -494,3 +494,17 @@ def test_mlp_classifier_attributes():
     assert clf.n_layers_ == 3 and clf.n_outputs_ == 3
     assert clf.best_loss_ == min(clf.loss_curve_)
     assert len(clf.validation_scores_) == clf.n_iter_
+
+
+def test_label_smoothing_reaches_the_loss_and_is_validated():
+    clf = NNClassifier(**FAST, label_smoothing=0.1).fit(X_TRAIN, Y_TRAIN)
+    assert clf.trainer_.loss.label_smoothing == 0.1
+    assert clf.score(X_TEST, Y_TEST) > 0.7
+    with pytest.raises(ValueError, match="label_smoothing=1.0 is invalid"):
+        NNClassifier(label_smoothing=1.0).fit(X_TRAIN, Y_TRAIN)
+
+
+def test_one_cycle_schedule_by_name():
+    clf = NNClassifier(**{**FAST, "lr_schedule": "onecycle"}).fit(X_TRAIN, Y_TRAIN)
+    assert clf.history_["lr"][-1] < clf.learning_rate / FAST["epochs"]
+    assert clf.score(X_TEST, Y_TEST) > 0.7

@@ -49,6 +49,30 @@ def test_weighted_softmax_cross_entropy_gradient_and_value(reduction, num_grad,
     assert loss.forward(LOGITS, LABELS, w) == pytest.approx((w * per_sample).sum() / divisor)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_label_smoothing_gradient_and_value(reduction, num_grad, assert_grad_close):
+    w = np.array([0.0, 1.0, 2.0, 0.5, 3.0, 1.0])
+    loss = SoftmaxCrossEntropy(reduction, label_smoothing=0.1)
+    pred = LOGITS.copy()
+    for weights in (None, w):
+        loss.forward(pred.copy(), LABELS, weights)
+        analytic = loss.backward().copy()
+        numeric = num_grad(lambda weights=weights: loss.forward(pred.copy(), LABELS, weights),
+                           pred)
+        assert_grad_close(analytic, numeric)
+    target = 0.9 * one_hot(LABELS, C) + 0.1 / C
+    per_sample = -(target * np.log(softmax(LOGITS))).sum(axis=1)
+    divisor = N if reduction == "mean" else 1
+    assert loss.forward(LOGITS, LABELS, w) == pytest.approx((w * per_sample).sum() / divisor)
+    loss.forward(LOGITS, LABELS)
+    np.testing.assert_allclose(loss.backward(), (softmax(LOGITS) - target) / divisor)
+
+
+def test_label_smoothing_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        SoftmaxCrossEntropy(label_smoothing=1.0)
+
+
 @pytest.mark.parametrize("reduction, divisor", [("mean", N), ("sum", 1)])
 def test_softmax_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(reduction, divisor):
     loss = SoftmaxCrossEntropy(reduction)

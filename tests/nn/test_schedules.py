@@ -9,6 +9,7 @@ from scratchnet.nn.optimizers import Adam
 from scratchnet.nn.schedules import (
     CosineAnnealing,
     ExponentialDecay,
+    OneCycle,
     Schedule,
     StepDecay,
     get_schedule,
@@ -60,7 +61,7 @@ def test_bad_schedules_are_rejected(make, match):
 
 
 @pytest.mark.parametrize("spec, cls", [("step", StepDecay), ("exponential", ExponentialDecay),
-                                       ("cosine", CosineAnnealing)])
+                                       ("cosine", CosineAnnealing), ("onecycle", OneCycle)])
 def test_get_schedule_by_name(spec, cls):
     assert type(get_schedule(spec, 7)) is cls
 
@@ -87,3 +88,34 @@ def test_optimizer_set_epoch_uses_the_schedule(schedule):
     for epoch in [0, 1, 2, 3, 5, 1]:
         opt.set_epoch(epoch)
         assert opt.lr == schedule(0.01, epoch)
+
+
+def test_one_cycle_rises_to_the_peak_then_falls_to_zero():
+    s = OneCycle(8, peak_at=0.25, start=0.1)
+    assert s(1.0, 0) == pytest.approx(0.1)
+    assert s(1.0, 1) == pytest.approx(0.55)
+    assert s(1.0, 2) == pytest.approx(1.0)
+    assert s(1.0, 5) == pytest.approx(0.5)
+    assert s(1.0, 8) == 0.0 and s(1.0, 9) == 0.0
+    with pytest.raises(ValueError, match="peak_at"):
+        OneCycle(8, peak_at=1.0)
+
+
+def test_trainer_sets_a_per_batch_schedule_before_every_batch():
+    from scratchnet.nn import architectures
+    from scratchnet.nn.network import Sequential
+    from scratchnet.nn.training import Trainer
+
+    rng = np.random.default_rng(0)
+    net = Sequential(architectures.mlp(4, 2, hidden=(3,), rng=rng))
+    seen = []
+
+    class Recording(OneCycle):
+        def __call__(self, base_lr, epoch):
+            seen.append(epoch)
+            return super().__call__(base_lr, epoch)
+
+    trainer = Trainer(net, Adam(0.01, schedule=Recording(2)))
+    X, y = rng.normal(size=(8, 4)), np.array([0, 1] * 4)
+    trainer.fit(X, y, rng, 2, n_batches=4)
+    assert seen == [0, 0, 0.25, 0.5, 0.75, 1, 1, 1.25, 1.5, 1.75]

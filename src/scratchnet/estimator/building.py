@@ -12,6 +12,7 @@ import numpy as np
 
 from scratchnet.nn import architectures
 from scratchnet.nn.callbacks import BestWeights, Callback, DivergenceGuard, EarlyStopping
+from scratchnet.nn.losses import SoftmaxCrossEntropy
 from scratchnet.nn.network import Sequential
 from scratchnet.nn.optimizers import make_optimizer
 from scratchnet.nn.schedules import get_schedule
@@ -65,7 +66,8 @@ def make_trainer(est, network: Sequential, n_features: int) -> Trainer:
         # One pixel: in a short training budget, wider shifts slow learning more than they
         # help generalisation (measured on Fashion-MNIST).
         augment = shift_flip(max_shift=1, image_shape=(side, side))
-    return Trainer(network, optimizer, l1=est.l1, l2=est.l2, augment=augment,
+    loss = SoftmaxCrossEntropy(reduction="sum", label_smoothing=est.label_smoothing)
+    return Trainer(network, optimizer, loss=loss, l1=est.l1, l2=est.l2, augment=augment,
                    clip_norm=est.clip_norm)
 
 

@@ -37,27 +37,23 @@ def canonical_rows(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None,
     if weights is not None and not weights.all():
         keep = weights != 0  # (n,)
         X, y, weights = X[keep], y[keep], weights[keep]
-    n = X.shape[0]
-    key = np.ascontiguousarray(X).view(np.dtype((np.void, X.shape[1] * X.itemsize))).ravel()
-    order = np.lexsort((y, key))  # (n,) rows sorted by bytes, then label; stable
-    sorted_key, sorted_y = key[order], y[order]
-    starts = np.empty(n, dtype=bool)  # (n,) True where a new distinct row begins
+    row = np.dtype((np.void, X.shape[1] * X.itemsize))  # a row's bytes as one comparable item
+    order = np.lexsort((y, np.ascontiguousarray(X).view(row).ravel()))  # (n,) stable
+    Xs, ys = X[order], y[order]  # sorted copies
+    key = Xs.view(row).ravel()  # (n,); equal rows are neighbours now
+    starts = np.empty(order.shape[0], dtype=bool)  # (n,) True where a new distinct row begins
     starts[:1] = True
-    starts[1:] = (sorted_key[1:] != sorted_key[:-1]) | (sorted_y[1:] != sorted_y[:-1])
-    merged = not starts.all()
-    if merged:
-        group = np.cumsum(starts) - 1  # (n,) distinct-row number of each sorted row
-        counts = np.ones(n) if weights is None else weights[order].astype(np.float64)
-        summed = np.bincount(group, weights=counts)  # (n_distinct,)
-        dtype = X.dtype if weights is None else weights.dtype
-        order = order[starts]  # (n_distinct,) first occurrence of each row: lexsort is stable
-        if not shuffle:  # keep the caller's order: each distinct row at its first occurrence
-            by_position = np.argsort(order)
-            order, summed = order[by_position], summed[by_position]
-        weights = summed.astype(dtype)
-    elif not shuffle:
-        return X, y, weights
-    X, y = X[order], y[order]
-    if not merged and weights is not None:
-        weights = weights[order]
-    return X, y, weights
+    starts[1:] = (key[1:] != key[:-1]) | (ys[1:] != ys[:-1])  # memcmp: stops at a difference
+    if starts.all():  # nothing to merge
+        if not shuffle:
+            return X, y, weights
+        return Xs, ys, (None if weights is None else weights[order])
+    group = np.cumsum(starts) - 1  # (n,) distinct-row number of each sorted row
+    counts = np.ones(order.shape[0]) if weights is None else weights[order].astype(np.float64)
+    summed = np.bincount(group, weights=counts)  # (n_distinct,)
+    dtype = X.dtype if weights is None else weights.dtype
+    first = np.flatnonzero(starts)  # (n_distinct,) first sorted copy; lexsort is stable, so
+    if not shuffle:                 # order[first] is each row's first position in X
+        by_position = np.argsort(order[first])
+        first, summed = first[by_position], summed[by_position]
+    return Xs[first], ys[first], summed.astype(dtype)

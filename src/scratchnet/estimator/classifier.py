@@ -82,9 +82,9 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
     restore_best_weights : bool, default=True
         With validation data, end with the weights of the best validation epoch (True) or of
         the last epoch (False, Keras's default; right for a schedule that anneals to the end).
-    lr_schedule : {None, "step", "exponential", "cosine"}, default=None
-        Per-epoch learning-rate schedule from :data:`scratchnet.nn.schedules.SCHEDULES`
-        (cosine anneals to 0 over ``epochs``).
+    lr_schedule : {None, "step", "exponential", "cosine", "onecycle"}, default=None
+        Learning-rate schedule from :data:`scratchnet.nn.schedules.SCHEDULES` (cosine anneals
+        to 0 over ``epochs``; onecycle rises, then falls to 0, set every batch).
     architecture : {"mlp", "cnn"}, default="mlp"
         "mlp" stacks Dense layers as ``n_hidden_units`` says; "cnn" is the convolutional network
         of :func:`scratchnet.nn.architectures.cnn` for square gray images given as rows of pixels
@@ -103,12 +103,13 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         Precision of the weights and of all arithmetic.
     verbose : bool, default=False
         Show a progress bar with loss and accuracy per epoch.
-    random_state : see ``random_seed``.
     class_weight : None, "balanced" or dict, default=None
         Weights of each class's samples in the loss (scikit-learn's meaning).
     warm_start : bool, default=False
         ``fit`` continues from the current weights (same classes and features) instead of
         starting again; the optimizer starts afresh.
+    label_smoothing : float, default=0.0
+        Train against ``(1 - label_smoothing) * one_hot(y) + label_smoothing / n_classes``.
 
     Attributes
     ----------
@@ -141,7 +142,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                  n_iter_no_change=10, restore_best_weights=True, lr_schedule=None,
                  architecture="mlp", augment=False, weight_decay=0.0, clip_norm=None,
                  init="auto", dtype="float32", verbose=False, random_state=None,
-                 class_weight=None, warm_start=False):
+                 class_weight=None, warm_start=False, label_smoothing=0.0):
         self.n_classes = n_classes
         self.n_features = n_features
         self.n_hidden_units = n_hidden_units
@@ -171,6 +172,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.class_weight = class_weight
         self.warm_start = warm_start
+        self.label_smoothing = label_smoothing
 
     # --- validation -------------------------------------------------------------------------
     def _validate_training_data(self, X, y, reset: bool):
@@ -270,10 +272,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         return self.network_.predict(np.asarray(X, dtype=self.dtype))  # (N, C)
 
     def _validated_already(self, X) -> bool:
-        """Whether ``X`` is already what ``validate_data`` would hand back unchanged (a fitted
-        model, a finite float32/float64 NumPy matrix with the fitted number of columns), so
-        that its checks (~70 us, most of a one-image prediction) can be skipped. Anything else
-        goes through ``check_is_fitted`` and ``validate_data``, which raise today's errors."""
+        """Whether ``X`` (fitted model; finite float NumPy matrix, fitted width) may skip
+        ``validate_data`` (~70 us, most of a one-image prediction); else its errors apply."""
         return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
                 and "network_" in self.__dict__ and "feature_names_in_" not in self.__dict__
                 and X.shape[0] >= 1 and X.shape[1] == self.__dict__.get("n_features_in_")

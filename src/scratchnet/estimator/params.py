@@ -98,6 +98,7 @@ CHECKS = {
     "dtype": _choice(("float32", "float64")),
     "verbose": (lambda v: isinstance(v, bool | Integral), "True, False or an int"),
     "warm_start": _bool(),
+    "label_smoothing": _real(0, 1),
     "class_weight": (lambda v: v is None or v == "balanced" or (
         isinstance(v, dict) and all(isinstance(w, Real) and math.isfinite(w) and w >= 0
                                     for w in v.values())),

@@ -36,9 +36,19 @@ class SoftmaxCrossEntropy(_Loss):
     and ``dZ[i] = w_i * (softmax(Z)[i] - one_hot(y_i))`` (then ``/ N`` for ``"mean"``), so an
     integer weight counts a sample as that many copies.
 
+    With ``label_smoothing`` ``eps`` the target is ``(1 - eps) * one_hot(y) + eps / C`` instead
+    of ``one_hot(y)``: ``L = -sum_i [(1 - eps) log p[i, y_i] + eps / C * sum_c log p[i, c]]`` and
+    ``dZ = softmax(Z) - target`` (Szegedy et al. 2016, https://arxiv.org/abs/1512.00567, 7).
+
     ``logits``: ``(N, C)``; ``y``: ``(N,)`` integers in ``[0, C)``; ``sample_weight``: ``(N,)``.
     Reference: https://cs231n.github.io/linear-classify/#softmax
     """
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, logits: np.ndarray, y: np.ndarray,
                 sample_weight: np.ndarray | None = None) -> float:
@@ -48,7 +58,12 @@ class SoftmaxCrossEntropy(_Loss):
         sum_exp = exp.sum(axis=1, keepdims=True)  # (N, 1)
         rows = np.arange(n)
         # -log p[y] = log(sum exp) - shifted[y]
-        per_sample = np.log(sum_exp[:, 0]) - shifted[rows, y]  # (N,)
+        log_sum = np.log(sum_exp[:, 0])  # (N,)
+        per_sample = log_sum - shifted[rows, y]  # (N,)
+        eps = self.label_smoothing
+        if eps:  # -sum_c log p[c] / C = log(sum exp) - mean_c shifted[c]
+            per_sample *= 1.0 - eps
+            per_sample += eps * (log_sum - shifted.mean(axis=1))
         if sample_weight is not None:
             per_sample *= sample_weight
         loss = float(np.sum(per_sample, dtype=np.float64))
@@ -58,7 +73,10 @@ class SoftmaxCrossEntropy(_Loss):
 
     def backward(self) -> np.ndarray:
         grad = self._probs  # (N, C); the cache is consumed, so write in place
-        grad[np.arange(grad.shape[0]), self._y] -= 1.0
+        eps = self.label_smoothing
+        grad[np.arange(grad.shape[0]), self._y] -= 1.0 - eps
+        if eps:
+            grad -= eps / grad.shape[1]
         if self._w is not None:
             grad *= self._w[:, None]
         if self.reduction == "mean":

@@ -52,8 +52,9 @@ class Optimizer:
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
-    def set_epoch(self, epoch: int) -> None:
-        """Set the learning rate for ``epoch`` (0-based) from the schedule, if any."""
+    def set_epoch(self, epoch: float) -> None:
+        """Set the learning rate for ``epoch`` (0-based; fractional within an epoch for a
+        ``per_batch`` schedule) from the schedule, if any."""
         if self.schedule is not None:
             self.lr = self.schedule(self.base_lr, epoch)
 

@@ -241,7 +241,10 @@ class Trainer:
         xbuf, ybuf = self._buffers(X, y, biggest)
         total_loss, total_cost, correct, seen, stopped = 0.0, 0.0, 0, 0, False
         penalised = bool(self.l1 or self.l2)
+        per_batch = getattr(self.optimizer.schedule, "per_batch", False)
         for done, s in enumerate(slices, start=1):
+            if per_batch:
+                self.optimizer.set_epoch(epoch + (done - 1) / len(slices))
             idx = order[s]
             m = idx.shape[0]
             xb, yb = xbuf[:m], ybuf[:m]
