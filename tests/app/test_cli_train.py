@@ -198,7 +198,7 @@ def test_train_help_names_the_presets_values(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for part in [
         "(default: mlp)",
-        "cnn 17, mlp 20, tutorial 300",
+        "cnn 17, cnn-fast 10, mlp 20, tutorial 300",
         "mlp 256,128, tutorial 50",
         "mlp 0.001",
         "mlp 128, tutorial 25 batches per epoch",

@@ -486,6 +486,18 @@ def test_convergence_warning_when_epochs_run_out_while_the_loss_falls():
             X_TRAIN, Y_TRAIN)
 
 
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_no_convergence_warning_when_the_schedule_anneals_to_zero(schedule):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        NNClassifier(n_hidden_units=8, epochs=15, n_iter_no_change=5, random_state=0,
+                     lr_schedule=schedule).fit(X_TRAIN, Y_TRAIN)
+
+
 def test_mlp_classifier_attributes():
     clf = NNClassifier(**FAST, early_stopping=True).fit(X_TRAIN, Y_TRAIN)
     assert [c.shape for c in clf.coefs_] == [(8, 16), (16, 3)]

@@ -43,13 +43,16 @@ def fitted_attributes(est) -> dict:
     return attrs
 
 
+_ANNEALED = ("cosine", "onecycle")  # schedules that end at a rate of 0
+
+
 def warn_if_not_converged(est, history: History, epochs: int, stopped_early: bool) -> None:
     """``ConvergenceWarning`` when all ``epochs`` ran and the training loss was still falling:
     its last value is lower than the best of the ``n_iter_no_change`` epochs before by more than
-    ``CONVERGENCE_TOL`` (relative). A cosine schedule anneals the rate to 0 at the last epoch,
-    so there the end is by design and nothing is said."""
+    ``CONVERGENCE_TOL`` (relative). The cosine and one-cycle schedules anneal the rate to 0 at
+    the last epoch, so there the end is by design and nothing is said."""
     window = est.n_iter_no_change
-    if stopped_early or est.lr_schedule == "cosine" or history.n_epochs <= window:
+    if stopped_early or est.lr_schedule in _ANNEALED or history.n_epochs <= window:
         return
     last, before = history.loss[-1], min(history.loss[-window - 1:-1])
     if last < before * (1 - CONVERGENCE_TOL):

@@ -1,7 +1,8 @@
 """The training rows in canonical form: what a fit learns depends on the rows and their weights,
 not on the order they came in or on how a weight was written.
 
-Three steps, in this order, before any split or epoch:
+Three steps, in this order, before any split or epoch of ``fit`` (``partial_fit`` takes its
+chunk of rows as given: sorting and copying every chunk would cost each call a pass over it):
 
 1. rows whose weight is 0 are dropped (a weight of 0 is the row removed);
 2. identical rows (the same bytes in ``X`` and the same label) become one row whose weight is the

@@ -241,7 +241,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over ``(X, y)``, keeping the weights from earlier calls.
+        """One epoch over ``(X, y)``, keeping the weights from earlier calls. The rows are used
+        as given: unlike ``fit``, no canonical form (it would sort and copy every chunk).
 
         ``classes`` must be given on the first call when ``y`` may not hold every class
         (scikit-learn's convention); otherwise it is taken from ``y``.
@@ -257,9 +258,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
                              f"{self.classes_!r}")
         y_enc = encode_labels(self.classes_, y)
-        X, y_enc, weights = canonical_rows(X, y_enc, resolve_weights(self, sample_weight, y_enc),
-                                           self.shuffle)
-        train_epochs(self, X, y_enc, None, 1, (), weights)
+        train_epochs(self, X, y_enc, None, 1, (), resolve_weights(self, sample_weight, y_enc))
         return self
 
     # --- inference --------------------------------------------------------------------------
