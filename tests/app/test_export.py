@@ -226,3 +226,21 @@ def test_cli_bad_output_is_a_one_line_error(trained, tmp_path, capsys, out, mess
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize("preset", ["mlp", "cnn"])
+def test_a_test_time_flip_model_exports_with_its_mirror_images(fashion_mnist_test, preset):
+    """Per-pixel (mlp) and global (cnn) scaling: the graph mirrors the raw pixels, as
+    TrainedModel.predict_proba does, and averages the two halves' probabilities."""
+    model = train_preset(preset, epochs=1, limit=1500, seed=0,
+                         overrides={"test_time_flip": True})
+    assert model.test_time_flip
+    X = fashion_mnist_test[0][:1000]
+    proto = to_onnx(model)
+    assert json.loads(json.dumps(dict((p.key, p.value) for p in proto.metadata_props)))[
+        "test_time_flip"].startswith("true")
+    result = verify(model, proto, X)
+    assert result.passed, "\n".join(result.lines())
+    plain = TrainedModel(**{**vars(model), "meta": {**model.meta, "params": {
+        **model.meta["params"], "test_time_flip": False}}})
+    assert not np.allclose(plain.predict_proba(X), model.predict_proba(X))

@@ -42,7 +42,7 @@ def test_default_parameters_fit_and_predict():
         "dropout": 0.0, "early_stopping": False, "validation_fraction": 0.1,
         "n_iter_no_change": 10, "restore_best_weights": True, "lr_schedule": None,
         "architecture": "mlp", "augment": False, "weight_decay": 0.0, "init": "auto",
-        "dtype": "float32", "label_smoothing": 0.0,
+        "dtype": "float32", "label_smoothing": 0.0, "test_time_flip": False,
         "verbose": False,
     }
     clf.fit(X_TRAIN, Y_TRAIN)

@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import validate_data
 
 from scratchnet import NNClassifier
+from scratchnet.estimator.inputs import validated_already
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_bad_input_gets_validate_datas_error(fitted, case, method):
 def test_fast_path_gives_the_checked_paths_answer(fitted, dtype, rows):
     model, X = fitted
     x = X[:rows].astype(dtype)
-    assert model._validated_already(x)
+    assert validated_already(model, x)
     slow = model.predict_proba(x.tolist())  # a list goes through validate_data
     np.testing.assert_array_equal(model.predict_proba(x), slow)
     np.testing.assert_array_equal(model.predict(x), model.predict(x.tolist()))
@@ -70,7 +71,7 @@ def test_fast_path_gives_the_checked_paths_answer(fitted, dtype, rows):
 def test_integer_and_strided_input_still_work(fitted):
     model, X = fitted
     ints = np.round(X[:3] * 10).astype(np.int64)
-    assert not model._validated_already(ints)
+    assert not validated_already(model, ints)
     np.testing.assert_allclose(model.predict_proba(ints), model.predict_proba(ints.tolist()))
     strided = np.asfortranarray(X[:4])
     np.testing.assert_array_equal(model.predict_proba(strided), model.predict_proba(X[:4]))

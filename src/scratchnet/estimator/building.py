@@ -38,6 +38,8 @@ def build_network(est, n_features: int, n_classes: int,
                   rng: np.random.Generator) -> Sequential:
     """The MLP or CNN the parameters describe, its parameters in one flat buffer."""
     dtype = np.dtype(est.dtype)
+    if est.test_time_flip:
+        square_side(n_features, "test_time_flip=True")
     if est.architecture == "cnn":
         side = square_side(n_features, "architecture='cnn'")
         layers = architectures.cnn(n_classes, rng=rng, dtype=dtype, image_shape=(1, side, side),

@@ -28,13 +28,11 @@ from scratchnet.estimator.attributes import fitted_attributes
 from scratchnet.estimator.building import build_network, make_rng, make_trainer
 from scratchnet.estimator.canonical_rows import canonical_rows
 from scratchnet.estimator.fitting import resolve_weights, train_epochs
+from scratchnet.estimator.inputs import prediction_input
 from scratchnet.estimator.labels import check_classes, encode_labels
 from scratchnet.estimator.params import validate_params
 from scratchnet.estimator.splits import stratified_split
 from scratchnet.nn.functional import softmax
-
-# Input dtypes that validate_data(dtype=[float64, float32]) returns unchanged.
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class NNClassifier(ClassifierMixin, BaseEstimator):
@@ -110,6 +108,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         starting again; the optimizer starts afresh.
     label_smoothing : float, default=0.0
         Train against ``(1 - label_smoothing) * one_hot(y) + label_smoothing / n_classes``.
+    test_time_flip : bool, default=False
+        Predict the mean probabilities of each image and its mirror image (square images).
 
     Attributes
     ----------
@@ -142,7 +142,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
                  n_iter_no_change=10, restore_best_weights=True, lr_schedule=None,
                  architecture="mlp", augment=False, weight_decay=0.0, clip_norm=None,
                  init="auto", dtype="float32", verbose=False, random_state=None,
-                 class_weight=None, warm_start=False, label_smoothing=0.0):
+                 class_weight=None, warm_start=False, label_smoothing=0.0,
+                 test_time_flip=False):
         self.n_classes = n_classes
         self.n_features = n_features
         self.n_hidden_units = n_hidden_units
@@ -173,6 +174,7 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.label_smoothing = label_smoothing
+        self.test_time_flip = test_time_flip
 
     # --- validation -------------------------------------------------------------------------
     def _validate_training_data(self, X, y, reset: bool):
@@ -262,24 +264,15 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # --- inference --------------------------------------------------------------------------
-    def _logits(self, X) -> np.ndarray:
-        if not self._validated_already(X):
-            check_is_fitted(self)
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        scaler = getattr(self, "input_scaler_", None)  # set by load() for CLI-trained models
-        X = scaler.transform(X, dtype=self.dtype) if scaler is not None else X
-        return self.network_.predict(np.asarray(X, dtype=self.dtype))  # (N, C)
-
-    def _validated_already(self, X) -> bool:
-        """Whether ``X`` (fitted model; finite float NumPy matrix, fitted width) may skip
-        ``validate_data`` (~70 us, most of a one-image prediction); else its errors apply."""
-        return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
-                and "network_" in self.__dict__ and "feature_names_in_" not in self.__dict__
-                and X.shape[0] >= 1 and X.shape[1] == self.__dict__.get("n_features_in_")
-                and bool(np.isfinite(X).all()))
+    def _logits(self, X, mirrored: bool = False) -> np.ndarray:
+        X = prediction_input(self, X, mirrored)  # first: it raises NotFittedError
+        return self.network_.predict(X)  # (N, C)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, ndarray of shape (n_samples, n_classes), columns as ``classes_``."""
+        if self.test_time_flip:
+            return (softmax(self._logits(X).astype(np.float64))
+                    + softmax(self._logits(X, mirrored=True).astype(np.float64))) / 2.0
         return softmax(self._logits(X).astype(np.float64))
 
     def predict_log_proba(self, X) -> np.ndarray:
@@ -287,8 +280,8 @@ class NNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Most probable class label for each sample, ndarray of shape (n_samples,)."""
-        logits = self._logits(X)  # first: it raises NotFittedError before classes_ is read
-        return self.classes_[logits.argmax(axis=1)]
+        scores = self.predict_proba(X) if self.test_time_flip else self._logits(X)  # first:
+        return self.classes_[scores.argmax(axis=1)]  # it raises NotFittedError before classes_
 
     def hidden_representation(self, X) -> np.ndarray:
         """Activations of the last hidden layer, ndarray of shape (n_samples, n_hidden_last)."""

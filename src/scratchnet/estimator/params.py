@@ -99,6 +99,7 @@ CHECKS = {
     "verbose": (lambda v: isinstance(v, bool | Integral), "True, False or an int"),
     "warm_start": _bool(),
     "label_smoothing": _real(0, 1),
+    "test_time_flip": _bool(),
     "class_weight": (lambda v: v is None or v == "balanced" or (
         isinstance(v, dict) and all(isinstance(w, Real) and math.isfinite(w) and w >= 0
                                     for w in v.values())),

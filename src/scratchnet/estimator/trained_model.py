@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scratchnet.estimator.building import square_side
 from scratchnet.estimator.standardizer import Standardizer
 from scratchnet.estimator.training_record import TrainingRecord
+from scratchnet.nn.augment import mirror
 from scratchnet.nn.functional import softmax
 from scratchnet.nn.network import Sequential
 
@@ -47,10 +49,22 @@ class TrainedModel:
         return self.network.predict(self.preprocess(X))  # (N, C)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, C)``; with the estimator's ``test_time_flip``, the mean of
+        those of each image and its mirror image, in the same operations as NNClassifier."""
+        if self.test_time_flip:
+            X = np.asarray(X).reshape(np.shape(X)[0], -1)  # (N, D) raw pixels
+            mirrored = mirror(X, (square_side(X.shape[1], "test_time_flip=True"),) * 2)
+            return (softmax(self.logits(X).astype(np.float64))
+                    + softmax(self.logits(mirrored).astype(np.float64))) / 2.0
         return softmax(self.logits(X).astype(np.float64))  # (N, C)
 
+    @property
+    def test_time_flip(self) -> bool:
+        return bool(self.record.params.get("test_time_flip", False))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.logits(X).argmax(axis=1)
+        scores = self.predict_proba(X) if self.test_time_flip else self.logits(X)
+        return scores.argmax(axis=1)
 
     def hidden_representation(self, X: np.ndarray) -> np.ndarray:
         """The last hidden activations of raw pixels ``X``, ndarray of shape (n_samples, H)."""

@@ -89,3 +89,12 @@ def shift_flip(max_shift: int = 2, flip: bool = True, image_shape: tuple[int, in
     """The augmentation the CNN trains with: shifts of up to ``max_shift`` pixels and random
     left-right flips (see :func:`augment`)."""
     return ShiftFlip(max_shift, flip, image_shape, fill)
+
+
+def mirror(rows: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """A left-right mirrored copy of ``rows`` of images: ``(n, H * W)`` or ``(n, ..., H, W)``,
+    returned in the same shape."""
+    h, w = image_shape
+    images = np.asarray(rows).reshape(-1, h, w)  # (n, H, W)
+    return np.ascontiguousarray(images[:, :, ::-1]).reshape(np.shape(rows))
+

@@ -9,6 +9,10 @@ The graph (opset :data:`OPSET`) repeats what :meth:`TrainedModel.predict_proba` 
       -> Softmax(axis=1) -> probabilities  (N, C) float32
       -> ArgMax(axis=1)  -> label          (N,) int64, the index into the class names
 
+A model trained with ``test_time_flip`` gets its pixels' mirror images appended to the batch
+(Reshape, Slice with step -1, Concat: 2N rows), and its probabilities are the mean of the two
+halves' (Reshape to (2, N, C), ReduceMean), as ``predict_proba`` computes them.
+
 ``N`` is a dynamic dimension. The graph computes in float32, as scratchnet's models do by
 default; a float64 model is exported with its weights rounded to float32, because ONNX Runtime
 has no float64 convolution on the CPU and deployment targets (phones, browsers) want float32.
@@ -30,6 +34,7 @@ from onnx import TensorProto, helper
 
 from scratchnet.app.export.ops import ExportError, GraphBuilder, convert_layers, reshape
 from scratchnet.estimator.atomic import atomic_write_bytes
+from scratchnet.estimator.building import square_side
 from scratchnet.estimator.trained_model import TrainedModel
 
 #: Opset 17 and IR version 8 (ONNX 1.12, 2022): every operator used here, and runtimes of
@@ -70,6 +75,8 @@ def to_onnx(model: TrainedModel) -> onnx.ModelProto:
     n_classes = len(model.class_names)
     b = GraphBuilder(np.float32)
     x = INPUT
+    if model.test_time_flip:  # the mirror images ride along as a second half of the batch
+        x = with_mirror_images(b, x, n_features)  # (2N, D)
     # Sub then Div, not one multiply-add: the same two roundings as Standardizer.transform.
     x = b.node("Sub", [x, b.const("scaler.mean", model.scaler.mean)], "scaler.sub")
     x = b.node("Div", [x, b.const("scaler.std", model.scaler.std)], "scaler.div")  # (N, D)
@@ -82,9 +89,16 @@ def to_onnx(model: TrainedModel) -> onnx.ModelProto:
             f"the network outputs samples of shape {out_shape}, but the model has "
             f"{n_classes} classes: cannot export it as a classifier"
         )
-    b.node("Softmax", [logits], PROBABILITIES, axis=1)
-    # Ties go to the first index, as NumPy's argmax does (select_last_index=0).
-    b.node("ArgMax", [logits], LABEL, axis=1, keepdims=0)
+    if model.test_time_flip:  # (2N, C) -> the mean of each image's and its mirror's (N, C)
+        both = b.node("Softmax", [logits], "mirror.softmax", axis=1)
+        pairs = b.node("Reshape", [both, b.const("mirror.pairs", np.array([2, -1, n_classes]),
+                                                 dtype=np.int64)], "mirror.pair")  # (2, N, C)
+        b.node("ReduceMean", [pairs], PROBABILITIES, axes=[0], keepdims=0)
+        b.node("ArgMax", [PROBABILITIES], LABEL, axis=1, keepdims=0)
+    else:
+        b.node("Softmax", [logits], PROBABILITIES, axis=1)
+        # Ties go to the first index, as NumPy's argmax does (select_last_index=0).
+        b.node("ArgMax", [logits], LABEL, axis=1, keepdims=0)
     graph = helper.make_graph(
         b.nodes,
         "scratchnet",
@@ -115,6 +129,19 @@ def to_onnx(model: TrainedModel) -> onnx.ModelProto:
     return proto
 
 
+def with_mirror_images(b: GraphBuilder, x: str, n_features: int) -> str:
+    """``x`` (N, D) followed by the left-right mirror image of each of its rows: (2N, D), for a
+    model trained with ``test_time_flip`` (see ``NNClassifier``)."""
+    side = square_side(n_features, "test_time_flip=True")
+    images = reshape(b, x, (side, side), "mirror")  # (N, side, side)
+    flipped = b.node("Slice", [images, *(b.const(f"mirror.{k}", np.array([v]), dtype=np.int64)
+                                         for k, v in [("starts", -1), ("ends", -2**63),
+                                                      ("axes", 2), ("steps", -1)])],
+                     "mirror.slice")  # columns from the last to the first
+    rows = reshape(b, flipped, (n_features,), "mirror_rows")  # (N, D)
+    return b.node("Concat", [x, rows], "mirror.concat", axis=0)  # (2N, D)
+
+
 def model_properties(model: TrainedModel, version: str) -> dict[str, str]:
     """The ONNX metadata: class names, scratchnet version, and what the training record says
     (the one place that reads it)."""
@@ -127,6 +154,8 @@ def model_properties(model: TrainedModel, version: str) -> dict[str, str]:
     }
     if record.preset:
         props["preset"] = record.preset
+    if model.test_time_flip:
+        props["test_time_flip"] = "true: probabilities are the mean of the image's and its mirror's"
     if record.metrics.test_accuracy is not None:
         props["test_accuracy"] = f"{record.metrics.test_accuracy:.4f}"
     if record.created:
