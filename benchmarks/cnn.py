@@ -98,6 +98,28 @@ class ScratchnetCNN:
         return self.model.network_.predict(X)  # (N, C) logits, no input validation
 
 
+def torch_cnn(torch, seed: int, dropout: float):
+    """:func:`scratchnet.nn.architectures.cnn`'s layers in ``torch.nn``, seeded by ``seed``."""
+    nn = torch.nn
+    layers: list = [nn.Unflatten(1, (1, 28, 28))]
+    c = 1
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for out in CHANNELS:
+            layers += [
+                nn.Conv2d(c, out, 3, padding=1, bias=False),
+                nn.MaxPool2d(2),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+            ]
+            c = out
+        layers += [nn.Flatten(), nn.Linear(c * 7 * 7, HIDDEN), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(HIDDEN, 10))
+    return nn.Sequential(*layers)
+
+
 class TorchCNN:
     """The same layers in ``torch.nn``, ``CrossEntropyLoss`` (mean) and ``optim.Adam``, trained
     by a plain loop over a shuffled index."""
@@ -107,26 +129,7 @@ class TorchCNN:
     def __init__(self, cfg: Config, torch) -> None:
         self.torch = torch
         nn = torch.nn
-        layers: list = [nn.Unflatten(1, (1, 28, 28))]
-        c = 1
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            for out in CHANNELS:
-                layers += [
-                    nn.Conv2d(c, out, 3, padding=1, bias=False),
-                    nn.MaxPool2d(2),
-                    nn.BatchNorm2d(out),
-                    nn.ReLU(),
-                ]
-                c = out
-            layers += [
-                nn.Flatten(),
-                nn.Linear(c * 7 * 7, HIDDEN),
-                nn.ReLU(),
-                nn.Dropout(DROPOUT),
-                nn.Linear(HIDDEN, 10),
-            ]
-        self.model = nn.Sequential(*layers)
+        self.model = torch_cnn(torch, cfg.seed, DROPOUT)
         self.loss = nn.CrossEntropyLoss()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.generator = torch.Generator().manual_seed(cfg.seed)

@@ -94,24 +94,13 @@ class TorchRecipe:
     name = "pytorch"
 
     def __init__(self, params: dict, seed: int, torch) -> None:
+        from benchmarks.cnn import torch_cnn
         from scratchnet.nn.augment import augment
         from scratchnet.nn.schedules import get_schedule
 
         self.torch, self.augment = torch, augment
         nn = torch.nn
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            layers: list = [nn.Unflatten(1, (1, 28, 28))]
-            c = 1
-            for out in (32, 64):
-                layers += [nn.Conv2d(c, out, 3, padding=1, bias=False), nn.MaxPool2d(2),
-                           nn.BatchNorm2d(out), nn.ReLU()]
-                c = out
-            layers += [nn.Flatten(), nn.Linear(c * 7 * 7, 128), nn.ReLU()]
-            if params.get("dropout"):
-                layers.append(nn.Dropout(params["dropout"]))
-            layers.append(nn.Linear(128, 10))
-        self.model = nn.Sequential(*layers)
+        self.model = torch_cnn(torch, seed, params.get("dropout", 0.0))
         self.loss = nn.CrossEntropyLoss(label_smoothing=params.get("label_smoothing", 0.0))
         self.base_lr = params["learning_rate"]
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.base_lr,

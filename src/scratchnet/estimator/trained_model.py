@@ -60,7 +60,9 @@ class TrainedModel:
 
     @property
     def test_time_flip(self) -> bool:
-        return bool(self.record.params.get("test_time_flip", False))
+        # the record's params straight from the dict: every prediction asks, and parsing the
+        # whole record (history included) each time would be wasted work on the server's path
+        return bool(self.meta.get("params", {}).get("test_time_flip", False))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         scores = self.predict_proba(X) if self.test_time_flip else self.logits(X)
